@@ -1,0 +1,3 @@
+"""Watchword: self-hosted multi-factor authentication."""
+
+__version__ = "0.1.0"

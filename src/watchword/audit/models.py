@@ -1,0 +1,63 @@
+"""Append-only sign-in log and audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AppendOnly(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise RuntimeError("log entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("log entries are append-only")
+
+
+class SignInEvent(AppendOnly):
+    class Result(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    time = models.DateTimeField(db_index=True)
+    flow_id = models.CharField(max_length=32, db_index=True, help_text="correlates the steps of one sign-in")
+    typed_name = models.CharField(max_length=300)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    app = models.CharField(max_length=64, default="portal")
+    step = models.CharField(max_length=32)
+    result = models.CharField(max_length=16, choices=Result.choices)
+    error_code = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    reason = models.CharField(max_length=300, blank=True)
+    method = models.CharField(max_length=32, blank=True)
+    requirement = models.CharField(max_length=64, blank=True, help_text="what required MFA (policy reason)")
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+
+class AuditEvent(AppendOnly):
+    time = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_label = models.CharField(max_length=300, help_text="who, as it was at the time (or 'system', 'cli')")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    result = models.CharField(max_length=16, default="success")
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]

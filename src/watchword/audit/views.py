@@ -1,0 +1,88 @@
+"""Admin pages for the sign-in log and the audit log, filterable and paged."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils import timezone
+
+from watchword.audit.codes import DESCRIPTIONS
+from watchword.audit.models import AuditEvent, SignInEvent
+from watchword.signin.guards import admin_required
+
+
+class SignInFilter(forms.Form):
+    user = forms.CharField(label="User", max_length=254, required=False)
+    result = forms.ChoiceField(label="Result", required=False,
+                               choices=[("", "Any")] + list(SignInEvent.Result.choices))
+    code = forms.IntegerField(label="Error code", required=False, min_value=0, max_value=9_999_999)
+    ip = forms.GenericIPAddressField(label="IP address", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AuditFilter(forms.Form):
+    actor = forms.CharField(label="Who", max_length=254, required=False)
+    target = forms.CharField(label="Target", max_length=254, required=False)
+    action = forms.CharField(label="Action", max_length=64, required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _day_range(rows, data):
+    tz = timezone.get_current_timezone()
+    if data.get("since"):
+        rows = rows.filter(time__gte=datetime.combine(data["since"], time.min, tzinfo=tz))
+    if data.get("until"):
+        rows = rows.filter(time__lt=datetime.combine(data["until"], time.min, tzinfo=tz) + timedelta(days=1))
+    return rows
+
+
+def _query(request):
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@admin_required
+def signin_log(request):
+    form = SignInFilter(request.GET or None)
+    rows = SignInEvent.objects.select_related("user")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["user"]:
+            rows = rows.filter(typed_name__icontains=data["user"])
+        if data["result"]:
+            rows = rows.filter(result=data["result"])
+        if data["code"] is not None:
+            rows = rows.filter(error_code=data["code"])
+        if data["ip"]:
+            rows = rows.filter(ip=data["ip"])
+        rows = _day_range(rows, data)
+    else:
+        rows = rows.none()
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "audit/signin_log.html", {"form": form, "page": page, "descriptions": DESCRIPTIONS,
+                                                     "query": _query(request)})
+
+
+@admin_required
+def audit_log(request):
+    form = AuditFilter(request.GET or None)
+    rows = AuditEvent.objects.all()
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["actor"]:
+            rows = rows.filter(actor_label__icontains=data["actor"])
+        if data["target"]:
+            rows = rows.filter(target_label__icontains=data["target"])
+        if data["action"]:
+            rows = rows.filter(action__icontains=data["action"])
+        rows = _day_range(rows, data)
+    else:
+        rows = rows.none()
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "audit/audit_log.html", {"form": form, "page": page, "query": _query(request)})

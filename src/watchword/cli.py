@@ -1,0 +1,301 @@
+"""The ``watchword`` command line: init, serve, user …, mfa state …, keys rotate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchword.settings")
+    from watchword.config import ConfigError
+
+    try:
+        import django
+
+        django.setup()
+    except ConfigError as exc:
+        print(f"watchword: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"watchword: {message}", file=sys.stderr)
+    return code
+
+
+def _progress(label: str):
+    def show(done: int, total: int) -> None:
+        if not sys.stderr.isatty() and done != total and done % 500:
+            return
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+# --- commands ------------------------------------------------------------------------------
+
+def cmd_init(args) -> int:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from watchword.core import sealing
+    from watchword.directory.models import Role, User
+    from watchword.directory.services import create_user
+
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if not settings.SEAL_KEYRING.exists():
+        sealing.write_keyring(settings.SEAL_KEYRING, sealing.new_keyring())
+        print(f"Created the sealing key: {settings.SEAL_KEYRING} (back it up; it is not in the database)")
+    call_command("migrate", interactive=False, verbosity=0)
+    print(f"Database ready: {settings.DATABASES['default']['NAME']}")
+    if User.objects.filter(role=Role.GLOBAL_ADMIN).exists():
+        print("Watchword is already initialised; a Global Administrator exists.")
+        return EXIT_OK
+    created = create_user({"upn": args.admin, "display_name": args.admin_name, "role": Role.GLOBAL_ADMIN},
+                          actor="cli:init")
+    print()
+    print("First Global Administrator created")
+    print(f"  Sign-in name:       {created.user.upn}")
+    print(f"  One-time password:  {created.one_time_password}")
+    print("  (shown once; you will choose a new password at first sign-in)")
+    print()
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from watchword.core.serving import serve
+
+    if not settings.SEAL_KEYRING.exists():
+        return _fail("Watchword is not initialised here; run 'watchword init' first.")
+    call_command("migrate", interactive=False, verbosity=0)
+    print(f"Watchword is serving on http://{args.bind}  (sign in at http://{args.bind}/signin; Ctrl+C stops)")
+    serve(bind=args.bind, workers=args.workers)
+    return EXIT_OK
+
+
+def cmd_user_add(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.directory.services import create_user
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    data = {"upn": args.upn, "display_name": args.name, "email": args.email or "",
+            "office_phone": args.office_phone or "", "mobile_phone": args.mobile_phone or "", "role": args.role}
+    try:
+        created = create_user(data, actor="cli", password=password)
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"Created {created.user.upn} ({created.user.display_name})")
+    if created.one_time_password:
+        print(f"One-time password: {created.one_time_password}  (must be changed at first sign-in)")
+    return EXIT_OK
+
+
+def cmd_user_list(args) -> int:
+    from django.db.models import Count
+
+    from watchword.directory.models import User
+    from watchword.directory.services import clean_mfa_state
+    from watchword.core.errors import WatchwordError
+
+    users = User.objects.annotate(method_count=Count("methods")).order_by("upn")
+    if args.state:
+        try:
+            users = users.filter(mfa_state=clean_mfa_state(args.state))
+        except WatchwordError as exc:
+            return _fail(exc.public_message, EXIT_USAGE)
+    rows = [{"upn": u.upn, "display_name": u.display_name, "mfa_state": u.mfa_state, "role": u.role,
+             "enabled": u.is_active, "methods": u.method_count} for u in users]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No users.")
+        return EXIT_OK
+    headers = ["upn", "display_name", "mfa_state", "role", "enabled", "methods"]
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    print("  ".join(h.upper().ljust(widths[h]) for h in headers))
+    for row in rows:
+        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+    return EXIT_OK
+
+
+def cmd_user_enable(args, enabled: bool) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.directory.services import get_user, set_enabled
+
+    try:
+        user = set_enabled(get_user(args.upn), enabled, actor="cli")
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"{user.upn} is now {'enabled' if user.is_active else 'disabled'}"
+          f"{'' if enabled else ' and signed out everywhere'}.")
+    return EXIT_OK
+
+
+def cmd_user_import(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.directory.imports import import_users_csv
+
+    try:
+        with open(args.file, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    try:
+        report = import_users_csv(data, actor="cli", progress=_progress("Importing"))
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    for line, upn, otp in report.created:
+        print(f"line {line}: created {upn}" + (f"  one-time password: {otp}" if otp else ""))
+    for line, message in report.errors:
+        print(f"line {line}: NOT imported: {message}", file=sys.stderr)
+    print(f"{len(report.created)} imported, {len(report.errors)} rows with problems.")
+    return EXIT_OK if not report.errors else EXIT_FAILED
+
+
+def cmd_mfa_get(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.directory.services import get_user
+
+    try:
+        user = get_user(args.upn)
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(user.mfa_state)
+    return EXIT_OK
+
+
+def cmd_mfa_set(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.directory.services import get_user
+    from watchword.methods.services import set_mfa_state
+
+    try:
+        user = set_mfa_state(get_user(args.upn), args.state, actor="cli", notify=not args.no_notify)
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"{user.upn}: per-user MFA is {user.mfa_state}")
+    return EXIT_OK
+
+
+def cmd_keys_rotate(args) -> int:
+    from watchword.core.sealing import SealError
+    from watchword.methods.services import rotate_seal_keys
+
+    try:
+        result = rotate_seal_keys(progress=_progress("Re-sealing"))
+    except SealError as exc:
+        return _fail(str(exc))
+    print(f"New sealing key {result['key_id']}: {result['resealed']} secrets re-sealed; "
+          f"retired {', '.join(result['retired']) or 'none'}.")
+    return EXIT_OK
+
+
+def cmd_manage(args) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["watchword manage", *args.rest])
+    return EXIT_OK
+
+
+# --- parser --------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="watchword", description="Watchword multi-factor authentication service.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("init", help="create the data folder, keys, database and first Global Administrator",
+                       description="Create the data folder, the sealing key, the database and the first Global "
+                                   "Administrator (printing a one-time password). Safe to run again.")
+    p.add_argument("--admin", default="admin@watchword.local", help="sign-in name of the first admin")
+    p.add_argument("--admin-name", default="Watchword Administrator", help="display name of the first admin")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="serve the web pages (gunicorn, WSGI workers)",
+                       description="Serve sign-in, My account, Security info and admin pages.")
+    p.add_argument("--bind", default=os.environ.get("WATCHWORD_BIND", "127.0.0.1:8000"), help="host:port")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: 2 per CPU core)")
+    p.set_defaults(func=cmd_serve)
+
+    user = sub.add_parser("user", help="add, list, enable, disable and import people").add_subparsers(
+        dest="user_command", metavar="ACTION", required=True)
+    p = user.add_parser("add", help="add a person", description="Add a person. Without --password-stdin a "
+                        "one-time password is printed, to be changed at first sign-in.")
+    p.add_argument("upn", help="sign-in name, like name@example.org")
+    p.add_argument("--name", required=True, help="display name")
+    p.add_argument("--email", help="e-mail address for notices")
+    p.add_argument("--office-phone", help="office phone, with country code; extension as x123")
+    p.add_argument("--mobile-phone", help="mobile phone, with country code")
+    p.add_argument("--role", default="user", choices=["user", "authentication_admin", "global_admin"])
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_user_add)
+    p = user.add_parser("list", help="list people", description="List people with their MFA state.")
+    p.add_argument("--state", help="only this per-user MFA state (disabled, enabled, enforced)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_user_list)
+    p = user.add_parser("disable", help="disable a person's account and sign them out",
+                        description="Disable the account: sign-in refused, every session ended.")
+    p.add_argument("upn")
+    p.set_defaults(func=lambda a: cmd_user_enable(a, False))
+    p = user.add_parser("enable", help="enable a disabled account", description="Enable a disabled account.")
+    p.add_argument("upn")
+    p.set_defaults(func=lambda a: cmd_user_enable(a, True))
+    p = user.add_parser("import", help="import people from a CSV file",
+                        description="Import people from CSV (columns: upn,display_name,email,office_phone,"
+                                    "mobile_phone,role,password). Bad rows are reported by line; good rows kept.")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_user_import)
+
+    mfa = sub.add_parser("mfa", help="per-user MFA").add_subparsers(dest="mfa_command", metavar="ACTION",
+                                                                    required=True)
+    state = mfa.add_parser("state", help="get or set per-user MFA state").add_subparsers(
+        dest="state_command", metavar="ACTION", required=True)
+    p = state.add_parser("get", help="print a person's MFA state", description="Print disabled, enabled or enforced.")
+    p.add_argument("upn")
+    p.set_defaults(func=cmd_mfa_get)
+    p = state.add_parser("set", help="set a person's MFA state",
+                         description="Set per-user MFA. 'enabled' for someone who already has a method becomes "
+                                     "'enforced'. Turning MFA on e-mails the person what to expect.")
+    p.add_argument("upn")
+    p.add_argument("state", choices=["disabled", "enabled", "enforced"])
+    p.add_argument("--no-notify", action="store_true", help="do not e-mail the person")
+    p.set_defaults(func=cmd_mfa_set)
+
+    keys = sub.add_parser("keys", help="sealing keys").add_subparsers(dest="keys_command", metavar="ACTION",
+                                                                      required=True)
+    p = keys.add_parser("rotate", help="new sealing key; re-seal every stored secret",
+                        description="Create a new sealing key, re-seal every stored secret, retire the old key.")
+    p.set_defaults(func=cmd_keys_rotate)
+
+    p = sub.add_parser("manage", help="Django management commands (advanced)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_django()
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

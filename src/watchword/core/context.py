@@ -1,0 +1,15 @@
+from django.conf import settings
+
+
+def organisation(request):
+    user = getattr(request, "user", None)
+    path = getattr(request, "path", "")
+    nav = "admin" if path.startswith("/admin") else "securityinfo" if path.startswith("/mysecurityinfo") else "myaccount"
+    section = path.split("/")[2] if path.startswith("/admin/") and len(path.split("/")) > 2 else ""
+    return {
+        "organisation_name": settings.ORGANISATION_NAME,
+        "is_admin": bool(user is not None and user.is_authenticated and user.is_admin),
+        "nav": nav,
+        "section": section,
+        "min_length": settings.PASSWORD_MIN_LENGTH,
+    }

@@ -1,0 +1,46 @@
+"""Serving under gunicorn's synchronous WSGI workers.
+
+Chosen by measurement (docs/design figures and bench/): Django's request/response path costs
+3–4× less CPU per request on WSGI workers than under ASGI on this class of machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gunicorn.app.base import BaseApplication
+
+
+class WatchwordServer(BaseApplication):
+    def __init__(self, options: dict) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from watchword.wsgi import application
+
+        return application
+
+
+def default_workers() -> int:
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+def serve(*, bind: str, workers: int | None = None) -> None:
+    WatchwordServer({
+        "bind": bind,
+        "workers": workers or default_workers(),
+        "worker_class": "sync",
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "info",
+        "preload_app": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "limit_request_line": 8190,
+    }).run()

@@ -1,0 +1,38 @@
+from watchword.core.errors import NotFound, PermissionDenied, WatchwordError
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    message = "There is no such user."
+
+
+class UserExists(WatchwordError):
+    code = "user_exists"
+    status = 409
+    message = "A user with this sign-in name already exists."
+
+
+class InvalidUserField(WatchwordError):
+    code = "invalid_user_field"
+    message = "A value is not valid."
+
+
+class WeakPassword(WatchwordError):
+    code = "weak_password"
+    message = "Choose a stronger password."
+
+
+class RoleChangeDenied(PermissionDenied):
+    code = "role_change_denied"
+    message = "Only a Global Administrator can change admin roles."
+
+
+class LastGlobalAdmin(WatchwordError):
+    code = "last_global_admin"
+    status = 409
+    message = "This is the last enabled Global Administrator; keep at least one."
+
+
+class InvalidMfaState(WatchwordError):
+    code = "invalid_mfa_state"
+    message = "The MFA state must be disabled, enabled or enforced."

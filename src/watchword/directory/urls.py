@@ -1,0 +1,13 @@
+from django.urls import path
+
+from watchword.directory import views
+
+app_name = "directory"
+
+urlpatterns = [
+    path("admin/users", views.user_list, name="user_list"),
+    path("admin/users/new", views.user_add, name="user_add"),
+    path("admin/users/import", views.user_import, name="user_import"),
+    path("admin/users/<int:user_id>", views.user_detail, name="user_detail"),
+    path("admin/users/<int:user_id>/<slug:action>", views.user_action, name="user_action"),
+]

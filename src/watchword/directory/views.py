@@ -1,0 +1,188 @@
+"""Admin pages for people: list with filters and bulk MFA actions, add, CSV import, details."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from watchword.core.errors import WatchwordError
+from watchword.directory.errors import UserNotFound
+from watchword.directory.forms import CsvImportForm, UserFilterForm, UserForm
+from watchword.directory.imports import import_users_csv
+from watchword.directory.models import MfaState, User
+from watchword.directory.phones import display_phone
+from watchword.directory.services import (
+    create_user,
+    get_user,
+    reset_password,
+    revoke_sessions,
+    set_enabled,
+    update_user,
+)
+from watchword.methods.services import methods_of, require_reregistration, set_mfa_state
+from watchword.signin.guards import admin_required
+
+BULK_ACTIONS = {"enable": MfaState.ENABLED, "enforce": MfaState.ENFORCED, "disable": MfaState.DISABLED}
+
+
+def can_manage(actor: User, target: User) -> bool:
+    """Authentication Administrators manage people without admin roles; Global Administrators
+    manage everyone."""
+    return actor.is_global_admin or not target.is_admin
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def user_list(request):
+    if request.method == "POST":
+        return _bulk(request)
+    form = UserFilterForm(request.GET or None)
+    users = User.objects.annotate(method_count=Count("methods"))
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["q"]:
+            users = users.filter(Q(upn__icontains=data["q"]) | Q(display_name__icontains=data["q"]))
+        if data["state"]:
+            users = users.filter(mfa_state=data["state"])
+        if data["role"]:
+            users = users.filter(role=data["role"])
+        if data["enabled"]:
+            users = users.filter(is_active=data["enabled"] == "yes")
+    page = Paginator(users.order_by("upn"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "directory/user_list.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def _bulk(request):
+    action = request.POST.get("action", "")
+    ids = request.POST.getlist("user")
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose what to do: enable, enforce or disable MFA.")
+        return redirect("directory:user_list")
+    if not ids:
+        messages.error(request, "Select at least one person first.")
+        return redirect("directory:user_list")
+    changed = skipped = 0
+    for raw in ids[:1000]:
+        try:
+            target = get_user(raw) if raw.isdigit() else None
+        except UserNotFound:
+            target = None
+        if target is None or not can_manage(request.user, target):
+            skipped += 1
+            continue
+        before = target.mfa_state
+        after = set_mfa_state(target, BULK_ACTIONS[action], actor=request.user, request=request)
+        changed += before != after.mfa_state
+    text = f"MFA state updated for {changed} {'person' if changed == 1 else 'people'}."
+    if skipped:
+        text += f" {skipped} skipped (not found, or you may not manage them)."
+    messages.success(request, text)
+    return redirect(request.POST.get("back") if str(request.POST.get("back", "")).startswith("/admin/users")
+                    else "directory:user_list")
+
+
+def _apply_errors(form, exc: WatchwordError) -> None:
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.public_message)
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def user_add(request):
+    form = UserForm(request.POST or None)
+    if not request.user.is_global_admin:
+        form.fields["role"].choices = [("user", "User")]
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = create_user(form.cleaned_data, actor=request.user, request=request)
+        except WatchwordError as exc:
+            _apply_errors(form, exc)
+        else:
+            return render(request, "directory/user_created.html", {"created": [created]})
+    return render(request, "directory/user_form.html", {"form": form, "title": "New user"})
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def user_import(request):
+    form = CsvImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = import_users_csv(form.cleaned_data["file"].read(), actor=request.user, request=request)
+        except WatchwordError as exc:
+            form.add_error("file", exc.public_message)
+    return render(request, "directory/user_import.html", {"form": form, "report": report})
+
+
+def _target(request, user_id):
+    try:
+        target = get_user(user_id)
+    except UserNotFound:
+        return None
+    return target if can_manage(request.user, target) else None
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def user_detail(request, user_id: int):
+    target = _target(request, user_id)
+    if target is None:
+        return render(request, "core/error.html", {"title": "User not found",
+                                                   "text": "There is no such user, or you may not manage them."},
+                      status=404)
+    initial = {"upn": target.upn, "display_name": target.display_name, "email": target.email,
+               "office_phone": display_phone(target.office_phone), "mobile_phone": display_phone(target.mobile_phone),
+               "role": target.role}
+    form = UserForm(request.POST or None, initial=initial)
+    if not request.user.is_global_admin:
+        form.fields["role"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        if not request.user.is_global_admin:
+            data.pop("role", None)
+        try:
+            update_user(target, data, actor=request.user, request=request)
+        except WatchwordError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect("directory:user_detail", user_id=target.pk)
+    return render(request, "directory/user_detail.html", {
+        "target": target, "form": form, "methods": methods_of(target), "states": MfaState.choices,
+    })
+
+
+@admin_required
+@require_POST
+def user_action(request, user_id: int, action: str):
+    target = _target(request, user_id)
+    if target is None:
+        messages.error(request, "There is no such user, or you may not manage them.")
+        return redirect("directory:user_list")
+    try:
+        if action == "mfa-state":
+            set_mfa_state(target, request.POST.get("mfa_state"), actor=request.user, request=request)
+            messages.success(request, "Per-user MFA state updated.")
+        elif action == "reregister":
+            require_reregistration(target, actor=request.user, request=request)
+            messages.success(request, "Methods removed. The person must register again at their next sign-in.")
+        elif action == "revoke":
+            revoke_sessions(target, actor=request.user, request=request)
+            messages.success(request, "MFA sessions revoked. The person must sign in again everywhere.")
+        elif action == "reset-password":
+            one_time = reset_password(target, actor=request.user, request=request)
+            return render(request, "directory/password_reset.html", {"target": target, "one_time": one_time})
+        elif action in ("disable", "enable"):
+            set_enabled(target, action == "enable", actor=request.user, request=request)
+            messages.success(request, f"Account {action}d.")
+        else:
+            messages.error(request, "Unknown action.")
+    except WatchwordError as exc:
+        messages.error(request, exc.public_message)
+    return redirect("directory:user_detail", user_id=target.pk)

@@ -1,0 +1,154 @@
+"""What people and admins do with methods, and the per-user MFA state that depends on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from watchword.audit.services import record_change
+from watchword.core import sealing
+from watchword.delivery.services import notify_mfa_enabled
+from watchword.directory.models import MfaState, User
+from watchword.directory.services import clean_mfa_state
+from watchword.methods import registry
+from watchword.methods.errors import LastMethodRequired, MethodNotFound
+from watchword.methods.models import Method
+from watchword.policy.engine import state_after_admin_sets, state_after_registration
+
+registry.load_builtin_types()
+
+
+def methods_of(user: User) -> list[Method]:
+    return list(Method.objects.filter(user=user))
+
+
+def registered_types(user: User) -> tuple[str, ...]:
+    return tuple(Method.objects.filter(user=user).values_list("type", flat=True))
+
+
+def default_method(user: User) -> Method | None:
+    """The person's chosen default, or the most secure registered method."""
+    methods = methods_of(user)
+    for method in methods:
+        if method.is_default:
+            return method
+    if not methods:
+        return None
+    return sorted(methods, key=lambda m: registry.get(m.type).preference)[0]
+
+
+def set_mfa_state(user: User, requested: object, *, actor, request=None, notify: bool = True) -> User:
+    """Set per-user MFA. Enabled for someone who already has a method becomes Enforced; moving a
+    person from Disabled to Enabled/Enforced sends them an e-mail saying what to expect."""
+    requested_state = clean_mfa_state(requested)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        has_method = Method.objects.filter(user=user).exists()
+        new_state = state_after_admin_sets(requested_state, has_method=has_method)
+        before = user.mfa_state
+        if new_state == before:
+            return user
+        user.mfa_state = new_state
+        user.save(update_fields=["mfa_state", "updated_at"])
+        record_change(actor=actor, action="user.mfa.state", target=user, before={"mfa_state": before},
+                      after={"mfa_state": new_state}, request=request)
+    if notify and before == MfaState.DISABLED:
+        notify_mfa_enabled(user)
+    return user
+
+
+def complete_registration(user: User, method: Method, *, request=None) -> User:
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        record_change(actor=user, action="method.register", target=user,
+                      after={"type": method.type, "name": method.name, "method_id": method.pk}, request=request)
+        new_state = state_after_registration(user.mfa_state)
+        if new_state != user.mfa_state:
+            record_change(actor="system", action="user.mfa.state", target=user,
+                          before={"mfa_state": user.mfa_state}, after={"mfa_state": new_state},
+                          request=request, reason="registration completed")
+            user.mfa_state = new_state
+            user.save(update_fields=["mfa_state", "updated_at"])
+    return user
+
+
+def delete_method(user: User, method_id: object, *, actor, request=None) -> None:
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        try:
+            method = Method.objects.get(pk=int(str(method_id)), user=user)
+        except (Method.DoesNotExist, ValueError, OverflowError):
+            raise MethodNotFound() from None
+        remaining = Method.objects.filter(user=user).exclude(pk=method.pk)
+        if not remaining.exists() and user.mfa_state == MfaState.ENFORCED:
+            raise LastMethodRequired()
+        method.delete()
+        if method.is_default and remaining.exists():
+            best = sorted(remaining, key=lambda m: registry.get(m.type).preference)[0]
+            Method.objects.filter(pk=best.pk).update(is_default=True)
+        record_change(actor=actor, action="method.delete", target=user,
+                      before={"type": method.type, "name": method.name, "method_id": method.pk}, request=request)
+
+
+def set_default_method(user: User, method_id: object, *, actor, request=None) -> Method:
+    with transaction.atomic():
+        try:
+            method = Method.objects.select_for_update().get(pk=int(str(method_id)), user=user)
+        except (Method.DoesNotExist, ValueError, OverflowError):
+            raise MethodNotFound() from None
+        before = default_method(user)
+        Method.objects.filter(user=user).exclude(pk=method.pk).update(is_default=False)
+        Method.objects.filter(pk=method.pk).update(is_default=True)
+        record_change(actor=actor, action="method.default", target=user,
+                      before={"method_id": before.pk if before else None}, after={"method_id": method.pk},
+                      request=request)
+    return method
+
+
+def require_reregistration(user: User, *, actor, request=None) -> User:
+    """The reference's "Require re-register MFA": delete the person's methods, so the next
+    sign-in asks them to register again, and sign them out everywhere."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        removed = [{"type": m.type, "name": m.name, "method_id": m.pk} for m in Method.objects.filter(user=user)]
+        Method.objects.filter(user=user).delete()
+        if user.mfa_state == MfaState.ENFORCED:
+            user.mfa_state = MfaState.ENABLED
+        user.session_epoch += 1
+        user.save(update_fields=["mfa_state", "session_epoch", "updated_at"])
+        record_change(actor=actor, action="user.mfa.require_reregistration", target=user,
+                      before={"methods": removed}, after={"methods": [], "mfa_state": user.mfa_state},
+                      request=request)
+    return user
+
+
+def rotate_seal_keys(*, progress=None) -> dict:
+    """Add a new primary key, re-seal every stored secret under it, then retire the old keys.
+
+    Crash-safe: the keyring with both keys is written before any row changes, and old keys are
+    dropped only after every row has been re-sealed in one transaction.
+    """
+    from django.conf import settings
+
+    path = settings.SEAL_KEYRING
+    old = sealing.load_keyring(path)
+    new = old.with_new_primary()
+    sealing.write_keyring(path, new)
+    count = 0
+    with transaction.atomic():
+        rows = list(Method.objects.select_for_update().exclude(secret_sealed=""))
+        for index, method in enumerate(rows, 1):
+            method.secret_sealed = registry.get(method.type).reseal(method=method, old=new, new=new)
+            method.save(update_fields=["secret_sealed"])
+            count += 1
+            if progress:
+                progress(index, len(rows))
+    sealing.write_keyring(path, new.only_primary())
+    return {"key_id": new.primary, "resealed": count, "retired": sorted(set(old.keys) - {new.primary})}
+
+
+def now_utc() -> datetime:
+    from django.utils import timezone
+
+    return timezone.now()

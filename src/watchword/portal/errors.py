@@ -1,0 +1,1 @@
+from watchword.core.errors import WatchwordError  # noqa: F401

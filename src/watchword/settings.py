@@ -1,0 +1,189 @@
+"""Django settings for Watchword, all taken from ``WATCHWORD_*`` environment variables.
+
+See docs/configuration.md for every variable. Defaults are the embedded, single-machine setup:
+SQLite in the local data folder, mail written to files, serving on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from watchword.config import (
+    ConfigError,
+    data_dir,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    load_or_create_secret,
+)
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = data_dir()
+
+DEBUG = env_bool("WATCHWORD_DEBUG", False)
+SECRET_KEY = env_str("WATCHWORD_SECRET_KEY") or load_or_create_secret(DATA_DIR / "secret.key")
+ALLOWED_HOSTS = env_list("WATCHWORD_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+ORGANISATION_NAME = env_str("WATCHWORD_ORGANISATION", "Watchword")
+PUBLIC_URL = env_str("WATCHWORD_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "watchword.core",
+    "watchword.directory",
+    "watchword.methods",
+    "watchword.policy",
+    "watchword.signin",
+    "watchword.portal",
+    "watchword.audit",
+    "watchword.delivery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "watchword.core.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "watchword.urls"
+WSGI_APPLICATION = "watchword.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "watchword.core.context.organisation",
+            ],
+        },
+    },
+]
+
+# --- storage -------------------------------------------------------------------------------
+_database_url = env_str("WATCHWORD_DATABASE_URL")
+if _database_url:
+    try:
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=600)}
+    except Exception as exc:  # dj_database_url raises several types for bad URLs
+        raise ConfigError(f"WATCHWORD_DATABASE_URL is not a database URL Watchword understands: {exc}") from None
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "watchword.sqlite3",
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- people and passwords ------------------------------------------------------------------
+AUTH_USER_MODEL = "directory.User"
+AUTHENTICATION_BACKENDS = ["watchword.directory.backends.DirectoryBackend"]
+PASSWORD_HASHERS = ["watchword.directory.passwords.WatchwordArgon2Hasher"]
+ARGON2_MEMORY_KIB = env_int("WATCHWORD_ARGON2_MEMORY_KIB", 7 * 1024, minimum=1024, maximum=4 * 1024 * 1024)
+ARGON2_ITERATIONS = env_int("WATCHWORD_ARGON2_ITERATIONS", 5, minimum=1, maximum=100)
+ARGON2_PARALLELISM = env_int("WATCHWORD_ARGON2_PARALLELISM", 1, minimum=1, maximum=16)
+PASSWORD_MIN_LENGTH = env_int("WATCHWORD_PASSWORD_MIN_LENGTH", 12, minimum=8, maximum=128)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ("upn", "display_name", "email")}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/signin"
+
+# --- sign-in and MFA -----------------------------------------------------------------------
+MFA_FRESHNESS_SECONDS = env_int("WATCHWORD_MFA_FRESHNESS_SECONDS", 600, minimum=60, maximum=86400)
+MFA_CODE_ATTEMPTS = env_int("WATCHWORD_MFA_CODE_ATTEMPTS", 5, minimum=1, maximum=20)
+SIGNIN_FLOW_SECONDS = env_int("WATCHWORD_SIGNIN_FLOW_SECONDS", 900, minimum=60, maximum=3600)
+THROTTLE_ACCOUNT_FREE = env_int("WATCHWORD_THROTTLE_ACCOUNT_FREE", 5, minimum=1, maximum=1000)
+THROTTLE_ACCOUNT_MAX_DELAY = env_int("WATCHWORD_THROTTLE_ACCOUNT_MAX_DELAY", 300, minimum=1, maximum=86400)
+THROTTLE_IP_FREE = env_int("WATCHWORD_THROTTLE_IP_FREE", 20, minimum=1, maximum=100000)
+THROTTLE_IP_MAX_DELAY = env_int("WATCHWORD_THROTTLE_IP_MAX_DELAY", 900, minimum=1, maximum=86400)
+SEAL_KEYRING = Path(env_str("WATCHWORD_SEAL_KEYRING", str(DATA_DIR / "keys" / "seal.json")))
+
+# --- sessions, cookies, transport ----------------------------------------------------------
+_secure = PUBLIC_URL.startswith("https://")
+SESSION_COOKIE_NAME = "watchword_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("WATCHWORD_SECURE_COOKIES", _secure)
+SESSION_COOKIE_AGE = env_int("WATCHWORD_SESSION_SECONDS", 8 * 3600, minimum=300, maximum=90 * 86400)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+CSRF_COOKIE_NAME = "watchword_csrf"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+CSRF_FAILURE_VIEW = "watchword.core.views.csrf_failure"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if _secure:
+    SECURE_HSTS_SECONDS = env_int("WATCHWORD_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WATCHWORD_BEHIND_PROXY", False) else None
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+
+# --- mail ----------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_str("WATCHWORD_MAIL_FROM", "watchword@localhost")
+EMAIL_HOST = env_str("WATCHWORD_SMTP_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("WATCHWORD_SMTP_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("WATCHWORD_SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("WATCHWORD_SMTP_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("WATCHWORD_SMTP_STARTTLS", True)
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = "watchword.delivery.mail.MailFolderBackend"
+MAIL_FOLDER = DATA_DIR / "mail"
+
+# --- static files, i18n --------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("WATCHWORD_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("WATCHWORD_LOG_LEVEL", "INFO")},
+    "loggers": {"django.security.DisallowedHost": {"level": "ERROR"}},
+}

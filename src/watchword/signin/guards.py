@@ -1,0 +1,47 @@
+"""View guards: signed in, fresh MFA, admin role."""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from watchword.core.views import permission_denied
+from watchword.signin.services import mfa_is_fresh
+
+
+def signed_in_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('signin:start')}?{urlencode({'next': request.get_full_path()})}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def fresh_mfa_required(view):
+    """Security info needs an MFA completed within the last 10 minutes (when the person has a
+    method to do it with)."""
+
+    @wraps(view)
+    @signed_in_required
+    def wrapper(request, *args, **kwargs):
+        if request.user.methods.exists() and not mfa_is_fresh(request):
+            return redirect(f"{reverse('signin:reverify')}?{urlencode({'next': request.get_full_path()})}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view):
+    @wraps(view)
+    @signed_in_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_admin:
+            return permission_denied(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,155 @@
+"""Sign-in actions: check a password without revealing whether the account exists, ask the
+policy engine what the sign-in needs, verify a second factor, and finish with a session."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from watchword.audit import codes
+from watchword.audit.services import client_ip, record_signin
+from watchword.directory.models import User, normalise_upn
+from watchword.methods import registry
+from watchword.methods.models import Method
+from watchword.methods.services import registered_types
+from watchword.policy.engine import Decision, SignInFacts, evaluate
+from watchword.signin import throttle
+from watchword.signin.flow import Flow
+
+SESSION_AMR = "watchword_amr"
+SESSION_AUTH_TIME = "watchword_auth_time"
+SESSION_MFA_TIME = "watchword_mfa_time"
+BAD_CREDENTIALS_MESSAGE = "Your account or password is incorrect. If you don't remember your password, ask your administrator to reset it."
+
+
+def account_limit() -> throttle.Limit:
+    return throttle.Limit(settings.THROTTLE_ACCOUNT_FREE, settings.THROTTLE_ACCOUNT_MAX_DELAY)
+
+
+def ip_limit() -> throttle.Limit:
+    return throttle.Limit(settings.THROTTLE_IP_FREE, settings.THROTTLE_IP_MAX_DELAY)
+
+
+def mfa_limit() -> throttle.Limit:
+    return throttle.Limit(settings.MFA_CODE_ATTEMPTS * 2, settings.THROTTLE_IP_MAX_DELAY)
+
+
+def password_throttle_keys(name: str, request) -> list[str]:
+    keys = [throttle.key_for("acct", normalise_upn(name))]
+    ip = client_ip(request)
+    if ip:
+        keys.append(throttle.key_for("ip", ip))
+    return keys
+
+
+@dataclass(frozen=True)
+class PasswordResult:
+    user: User | None
+    wait: int = 0  # seconds, when throttled
+    disabled: bool = False
+
+
+def check_password(flow: Flow, password: str, request) -> PasswordResult:
+    """Same work and the same answer for an unknown name as for a wrong password."""
+    now = timezone.now()
+    keys = password_throttle_keys(flow.name, request)
+    wait = throttle.wait_seconds(keys, now)
+    if wait:
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, step="password", result="failure",
+                      error_code=codes.THROTTLED, reason=f"throttled for {wait} s")
+        return PasswordResult(user=None, wait=wait)
+    user = User.objects.filter(upn=normalise_upn(flow.name)).first()
+    if user is None:
+        make_password(password)  # spend the same time as a real check
+        ok = False
+    else:
+        ok = user.check_password(password)  # re-hashes transparently if the parameters changed
+    if not ok:
+        for key in keys:
+            throttle.record_failure(key, account_limit() if key.startswith("acct:") else ip_limit(), now)
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
+                      result="failure", error_code=codes.BAD_CREDENTIALS,
+                      reason="unknown user" if user is None else "wrong password")
+        return PasswordResult(user=None)
+    throttle.clear(keys[0])
+    if not user.is_active:
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
+                      result="failure", error_code=codes.ACCOUNT_DISABLED, reason="account disabled")
+        return PasswordResult(user=None, disabled=True)
+    return PasswordResult(user=user)
+
+
+def decide(user: User, *, app: str = "portal") -> Decision:
+    facts = SignInFacts(user_id=user.pk, per_user_mfa_state=user.mfa_state,
+                        registered_methods=registered_types(user), is_admin=user.is_admin, app=app)
+    return evaluate(facts)
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    ok: bool
+    message: str = ""
+    finished: bool = False  # the flow is over (too many attempts)
+    method: Method | None = None
+
+
+def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
+    """Try ``code`` against the person's code-based methods; count the attempt."""
+    now = timezone.now()
+    mfa_key = throttle.key_for("mfa", str(user.pk))
+    wait = throttle.wait_seconds([mfa_key], now)
+    if wait:
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
+                      result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s")
+        return CodeResult(ok=False, message=f"Too many wrong codes. Wait {wait} seconds, then try again.")
+    reasons = set()
+    for method in Method.objects.filter(user=user, type="totp"):
+        outcome = registry.get(method.type).verify(method=method, response=code, now=now)
+        if outcome.ok:
+            throttle.clear(mfa_key)
+            return CodeResult(ok=True, method=method)
+        reasons.add(outcome.reason)
+    if reasons == {"malformed"}:
+        return CodeResult(ok=False, message="Enter the 6-digit code from your authenticator app.")
+    flow.attempts += 1
+    throttle.record_failure(mfa_key, mfa_limit(), now)
+    reused = "reused" in reasons
+    remaining = settings.MFA_CODE_ATTEMPTS - flow.attempts
+    record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
+                  result="failure", error_code=codes.MFA_FAILED if remaining > 0 else codes.MFA_ATTEMPTS_EXCEEDED,
+                  reason="code already used" if reused else "wrong code", method="totp")
+    if remaining <= 0:
+        return CodeResult(ok=False, finished=True,
+                          message="You entered too many wrong codes. For your security, sign in again.")
+    if reused:
+        return CodeResult(ok=False, message="That code was already used. Wait for the next code in your app "
+                                            "and enter it.")
+    return CodeResult(ok=False, message="That code didn't work. Check the code and try again.")
+
+
+def finish(request, flow: Flow, user: User, *, amr: list[str], method: str = "") -> None:
+    """Establish the session (a new session key, against fixation) and log the success."""
+    now = time.time()
+    if not flow.reauth:
+        login(request, user, backend="watchword.directory.backends.DirectoryBackend")
+        request.session[SESSION_AUTH_TIME] = now
+    amr_set = list(dict.fromkeys(amr))
+    if any(value != "pwd" for value in amr_set):
+        if "mfa" not in amr_set:
+            amr_set.append("mfa")
+        request.session[SESSION_MFA_TIME] = now
+    previous = request.session.get(SESSION_AMR) or []
+    request.session[SESSION_AMR] = list(dict.fromkeys(previous + amr_set)) if flow.reauth else amr_set
+    record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user,
+                  step="reauth" if flow.reauth else "complete", result="success", method=method,
+                  requirement=flow.requirement)
+
+
+def mfa_is_fresh(request) -> bool:
+    stamp = request.session.get(SESSION_MFA_TIME)
+    return isinstance(stamp, (int, float)) and time.time() - stamp <= settings.MFA_FRESHNESS_SECONDS

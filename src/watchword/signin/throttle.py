@@ -1,0 +1,68 @@
+"""Growing delays after repeated failures, per account name, per IP and per person's MFA.
+
+Not a hard lockout: after ``free`` failures each further failure doubles the wait (1 s, 2 s, 4 s …)
+up to ``max_delay``; a success clears the account's counter, and counters forget after an hour
+without failures. Keys are hashed so the table holds no typed names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+
+from watchword.signin.models import Throttle
+
+FORGET_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Limit:
+    free: int
+    max_delay: int
+
+
+def delay_after(failures: int, limit: Limit) -> int:
+    """Seconds to wait after ``failures`` consecutive failures (pure)."""
+    if failures < limit.free:
+        return 0
+    return min(2 ** (failures - limit.free), limit.max_delay)
+
+
+def key_for(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:40]}"
+
+
+def wait_seconds(keys: list[str], now: datetime) -> int:
+    """How long until every key allows another attempt (0 = now)."""
+    worst = 0
+    for row in Throttle.objects.filter(key__in=keys, blocked_until__gt=now):
+        worst = max(worst, math.ceil((row.blocked_until - now).total_seconds()))
+    return worst
+
+
+def record_failure(key: str, limit: Limit, now: datetime) -> int:
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                row = Throttle.objects.select_for_update().filter(key=key).first()
+                if row is None:
+                    row = Throttle.objects.create(key=key, failures=0, last_failure_at=now)
+                if now - row.last_failure_at > FORGET_AFTER:
+                    row.failures = 0
+                row.failures += 1
+                row.last_failure_at = now
+                delay = delay_after(row.failures, limit)
+                row.blocked_until = now + timedelta(seconds=delay) if delay else None
+                row.save()
+                return delay
+        except IntegrityError:  # created concurrently by another process; retry once
+            continue
+    return 0
+
+
+def clear(key: str) -> None:
+    Throttle.objects.filter(key=key).delete()

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from watchword.signin import views
+
+app_name = "signin"
+
+urlpatterns = [
+    path("signin", views.start, name="start"),
+    path("signin/password", views.password, name="password"),
+    path("signin/password/change", views.change_password, name="change_password"),
+    path("signin/more-information", views.interrupt, name="interrupt"),
+    path("signin/register", views.register, name="register"),
+    path("signin/verify", views.verify, name="verify"),
+    path("signin/reverify", views.reverify, name="reverify"),
+    path("signin/cancel", views.cancel, name="cancel"),
+    path("signout", views.signout, name="signout"),
+]

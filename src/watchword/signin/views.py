@@ -1,0 +1,237 @@
+"""Sign-in pages: name → password → (new password) → decision → (register | code) → done."""
+
+from __future__ import annotations
+
+from django.contrib.auth import logout
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from watchword.audit import codes
+from watchword.audit.services import record_signin
+from watchword.directory.errors import WeakPassword
+from watchword.directory.models import User
+from watchword.directory.services import change_own_password
+from watchword.methods.services import complete_registration, methods_of
+from watchword.policy.engine import Outcome
+from watchword.portal import wizard
+from watchword.signin import flow as flows
+from watchword.signin.flow import STAGE_URLS, Flow, Stage
+from watchword.signin.forms import CodeForm, NameForm, NewPasswordForm, PasswordForm
+from watchword.signin.guards import signed_in_required
+from watchword.signin.services import BAD_CREDENTIALS_MESSAGE, check_password, decide, finish, verify_code
+
+
+def safe_next(request, value: str | None) -> str:
+    if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()},
+                                                 require_https=request.is_secure()) and value.startswith("/"):
+        return value
+    return ""
+
+
+def _continue(request, flow: Flow):
+    return redirect(STAGE_URLS[flow.stage])
+
+
+def _current(request, stage: str):
+    """The flow if it is at ``stage``; otherwise a redirect to where it really is."""
+    flow = flows.load(request)
+    if flow is None or flow.expired:
+        flows.discard(request)
+        if flow is not None:
+            record_signin(request=request, flow_id=flow.id, typed_name=flow.name, step=flow.stage,
+                          result="failure", error_code=codes.FLOW_EXPIRED, reason="sign-in expired")
+        return None, redirect(f"{reverse('signin:start')}?expired=1")
+    if flow.stage != stage:
+        return None, _continue(request, flow)
+    return flow, None
+
+
+def _user_of(flow: Flow) -> User | None:
+    return User.objects.filter(pk=flow.user_id, is_active=True).first() if flow.user_id else None
+
+
+def _done(request, flow: Flow):
+    target = flow.next_url or reverse("portal:myaccount")
+    flows.discard(request)
+    return HttpResponseRedirect(target)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def start(request):
+    next_url = safe_next(request, request.GET.get("next") or request.POST.get("next"))
+    if request.user.is_authenticated and request.method == "GET" and not request.GET.get("switch"):
+        return HttpResponseRedirect(next_url or reverse("portal:myaccount"))
+    form = NameForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        flows.discard(request)
+        flow = Flow.start(form.cleaned_data["name"].strip(), next_url=next_url)
+        flows.save(request, flow)
+        return redirect("signin:password")
+    return render(request, "signin/name.html", {"form": form, "next": next_url,
+                                                "expired": request.GET.get("expired") == "1"})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def password(request):
+    flow, elsewhere = _current(request, Stage.PASSWORD)
+    if elsewhere:
+        return elsewhere
+    form = PasswordForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        result = check_password(flow, form.cleaned_data["password"], request)
+        if result.wait:
+            error = (f"You've tried to sign in too many times with an incorrect account or password. "
+                     f"Wait {result.wait} seconds, then try again.")
+        elif result.disabled:
+            error = "Your account has been disabled. Contact your administrator."
+        elif result.user is None:
+            error = BAD_CREDENTIALS_MESSAGE
+        else:
+            flow.user_id = result.user.pk
+            flow.amr = ["pwd"]
+            if result.user.must_change_password:
+                flow.stage = Stage.CHANGE_PASSWORD
+                flows.save(request, flow)
+                record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=result.user,
+                              step="password", result="interrupted", error_code=codes.PASSWORD_CHANGE_REQUIRED,
+                              reason="one-time password must be changed")
+                return redirect("signin:change_password")
+            return _after_primary(request, flow, result.user)
+    return render(request, "signin/password.html", {"form": form, "flow": flow, "error": error})
+
+
+def _after_primary(request, flow: Flow, user: User):
+    decision = decide(user)
+    flow.requirement = decision.requirement if decision.needs_second_factor else ""
+    if decision.outcome == Outcome.ALLOW:
+        finish(request, flow, user, amr=flow.amr)
+        return _done(request, flow)
+    if decision.outcome == Outcome.BLOCK:
+        flows.discard(request)
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="policy",
+                      result="failure", error_code=53003, reason="blocked by policy")
+        return render(request, "signin/blocked.html", status=403)
+    if decision.outcome == Outcome.REQUIRE_REGISTRATION:
+        flow.stage = Stage.INTERRUPT
+        step = "registration"
+    else:
+        flow.stage = Stage.MFA
+        step = "mfa"
+    flow.error_code = decision.error_code
+    flows.save(request, flow)
+    record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step=step,
+                  result="interrupted", error_code=decision.error_code, reason=decision.reasons[0].detail,
+                  requirement=decision.requirement)
+    return _continue(request, flow)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_password(request):
+    flow, elsewhere = _current(request, Stage.CHANGE_PASSWORD)
+    if elsewhere:
+        return elsewhere
+    user = _user_of(flow)
+    if user is None:
+        flows.discard(request)
+        return redirect("signin:start")
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = change_own_password(user, form.cleaned_data["new_password"], request=request)
+        except WeakPassword as exc:
+            form.add_error("new_password", exc.public_message)
+        else:
+            return _after_primary(request, flow, user)
+    return render(request, "signin/change_password.html", {"form": form, "flow": flow})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def interrupt(request):
+    """"More information required" (the reference's registration interrupt)."""
+    flow, elsewhere = _current(request, Stage.INTERRUPT)
+    if elsewhere:
+        return elsewhere
+    if request.method == "POST":
+        flow.stage = Stage.REGISTER
+        flows.save(request, flow)
+        return redirect("signin:register")
+    return render(request, "signin/interrupt.html", {"flow": flow})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def register(request):
+    flow, elsewhere = _current(request, Stage.REGISTER)
+    if elsewhere:
+        return elsewhere
+    user = _user_of(flow)
+    if user is None:
+        flows.discard(request)
+        return redirect("signin:start")
+
+    def on_success(method):
+        complete_registration(user, method, request=request)
+        flow.amr = flow.amr + list(wizard.amr_of(method))
+        flows.save(request, flow)
+
+    def on_done():
+        finish(request, flow, user, amr=flow.amr, method="totp")
+        return _done(request, flow)
+
+    return wizard.run(request, user=user, on_success=on_success, on_done=on_done, mode="interrupt",
+                      base_url=reverse("signin:register"), account_name=flow.name)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def verify(request):
+    flow, elsewhere = _current(request, Stage.MFA)
+    if elsewhere:
+        return elsewhere
+    user = _user_of(flow) if not flow.reauth else request.user
+    if user is None or not getattr(user, "is_authenticated", False):
+        flows.discard(request)
+        return redirect("signin:start")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        result = verify_code(flow, user, form.cleaned_data["code"], request)
+        if result.ok:
+            finish(request, flow, user, amr=flow.amr + ["otp"], method=result.method.type)
+            return _done(request, flow)
+        if result.finished:
+            flows.discard(request)
+            return render(request, "signin/too_many.html", {"message": result.message}, status=429)
+        flows.save(request, flow)
+        form.add_error("code", result.message)
+    return render(request, "signin/verify.html", {"form": form, "flow": flow, "methods": methods_of(user)})
+
+
+@signed_in_required
+def reverify(request):
+    """Fresh MFA for Security info: the person is signed in; ask for a code again."""
+    next_url = safe_next(request, request.GET.get("next")) or reverse("portal:securityinfo")
+    flow = Flow.start(request.user.upn, next_url=next_url, reauth=True, user_id=request.user.pk, stage=Stage.MFA)
+    flow.requirement = "security_info_fresh_mfa"
+    flows.save(request, flow)
+    return redirect("signin:verify")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signout(request):
+    if request.method == "POST":
+        if request.user.is_authenticated:
+            record_signin(request=request, flow_id="signout", typed_name=request.user.upn, user=request.user,
+                          step="signout", result="success")
+        logout(request)
+        return render(request, "signin/signed_out.html")
+    if not request.user.is_authenticated:
+        return render(request, "signin/signed_out.html")
+    return render(request, "signin/signout_confirm.html")
+
+
+@require_POST
+def cancel(request):
+    flows.discard(request)
+    return redirect("signin:start")

@@ -1,0 +1,110 @@
+"""A real Watchword (``watchword init`` + ``watchword serve`` under gunicorn) on a loopback port,
+and Debian's chromium driven by Playwright. Screenshots go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = os.environ.get("WATCHWORD_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    admin_upn: str
+    admin_one_time_password: str
+    env: dict
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "watchword.cli", *args], env=self.env, input=input,
+                              capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def server():
+    data_dir = Path(tempfile.mkdtemp(prefix="watchword-e2e-"))
+    env = {**os.environ, "WATCHWORD_DATA_DIR": str(data_dir), "WATCHWORD_ORGANISATION": "Contoso"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    port = free_port()
+    env["WATCHWORD_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    init = subprocess.run([sys.executable, "-m", "watchword.cli", "init", "--admin", "admin@contoso.example",
+                           "--admin-name", "Megan Bowen"], env=env, capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    match = re.search(r"One-time password:\s+(\S+)", init.stdout)
+    assert match, init.stdout
+    log = open(data_dir / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "watchword.cli", "serve", "--bind", f"127.0.0.1:{port}",
+                             "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError((data_dir / "serve.log").read_text())
+            time.sleep(0.2)
+    else:
+        proc.terminate()
+        raise AssertionError("watchword serve did not start in 30 s")
+    yield Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, admin_upn="admin@contoso.example",
+                 admin_one_time_password=match.group(1), env=env)
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed; scripts/test installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class Shots:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.count = 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, page, name: str) -> Path:
+        self.count += 1
+        path = SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def shots(request):
+    return Shots(request.node.name.replace("test_", ""))
