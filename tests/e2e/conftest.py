@@ -107,4 +107,37 @@ class Shots:
 
 @pytest.fixture
 def shots(request):
-    return Shots(request.node.name.replace("test_", ""))
+    return Shots(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
+
+
+ADMIN_PASSWORD = "correct horse battery staple 42"
+
+
+def sign_in_admin(page, server, shots=None) -> None:
+    """Sign the first admin in; the first time in a run, change the one-time password."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/signin")
+    page.get_by_label("Email or sign-in name", exact=True).fill(server.admin_upn)
+    page.get_by_role("button", name="Next").click()
+    first_time = not getattr(server, "admin_password_changed", False)
+    page.get_by_label("Password", exact=True).fill(server.admin_one_time_password if first_time else ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if first_time:
+        expect(page.get_by_role("heading", name="Update your password")).to_be_visible()
+        if shots:
+            shots(page, "admin-update-password")
+        page.get_by_label("New password", exact=True).fill(ADMIN_PASSWORD)
+        page.get_by_label("Confirm password", exact=True).fill(ADMIN_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        server.admin_password_changed = True
+    expect(page.get_by_role("heading", name="My account")).to_be_visible()
+
+
+@pytest.fixture
+def admin_page(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    sign_in_admin(page, server)
+    yield page
+    context.close()

@@ -16,6 +16,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import sign_in_admin
+
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
@@ -72,13 +74,7 @@ def test_admin_enables_mfa_and_person_enrols_and_signs_in_with_codes(server, bro
     # The first admin signs in with the printed one-time password and must change it.
     admin.goto(f"{server.url}/signin")
     shots(admin, "signin-name")
-    sign_in(admin, server.url, server.admin_upn, server.admin_one_time_password)
-    expect(admin.get_by_role("heading", name="Update your password")).to_be_visible()
-    shots(admin, "admin-update-password")
-    admin.get_by_label("New password", exact=True).fill("correct horse battery staple 42")
-    admin.get_by_label("Confirm password", exact=True).fill("correct horse battery staple 42")
-    admin.get_by_role("button", name="Sign in").click()
-    expect(admin.get_by_role("heading", name="My account")).to_be_visible()
+    sign_in_admin(admin, server, shots)
 
     # The admin creates a person and turns on per-user MFA for them.
     admin.get_by_role("link", name="Admin").click()

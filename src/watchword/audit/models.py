@@ -43,6 +43,15 @@ class SignInEvent(AppendOnly):
     class Meta:
         ordering = ["-time", "-id"]
 
+    REQUIREMENT_LABELS = {
+        "per_user_mfa": "per-user MFA",
+        "security_info_fresh_mfa": "Security info needs a recent MFA",
+    }
+
+    @property
+    def requirement_label(self) -> str:
+        return self.REQUIREMENT_LABELS.get(self.requirement, self.requirement)
+
 
 class AuditEvent(AppendOnly):
     time = models.DateTimeField(db_index=True)

@@ -36,3 +36,19 @@ class LastGlobalAdmin(WatchwordError):
 class InvalidMfaState(WatchwordError):
     code = "invalid_mfa_state"
     message = "The MFA state must be disabled, enabled or enforced."
+
+
+class GroupExists(WatchwordError):
+    code = "group_exists"
+    status = 409
+    message = "A group with this name already exists."
+
+
+class GroupNotFound(NotFound):
+    code = "group_not_found"
+    message = "There is no such group."
+
+
+class InvalidGroupField(WatchwordError):
+    code = "invalid_group_field"
+    message = "A group value is not valid."

@@ -10,4 +10,6 @@ urlpatterns = [
     path("admin/users/import", views.user_import, name="user_import"),
     path("admin/users/<int:user_id>", views.user_detail, name="user_detail"),
     path("admin/users/<int:user_id>/<slug:action>", views.user_action, name="user_action"),
+    path("admin/groups", views.group_list, name="group_list"),
+    path("admin/groups/<int:group_id>", views.group_detail, name="group_detail"),
 ]

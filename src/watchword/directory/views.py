@@ -186,3 +186,58 @@ def user_action(request, user_id: int, action: str):
     except WatchwordError as exc:
         messages.error(request, exc.public_message)
     return redirect("directory:user_detail", user_id=target.pk)
+
+
+# --- groups --------------------------------------------------------------------------------
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def group_list(request):
+    from watchword.directory.groups import create_group
+    from watchword.directory.models import Group
+
+    error = ""
+    if request.method == "POST":
+        try:
+            group = create_group(request.POST, actor=request.user, request=request)
+        except WatchwordError as exc:
+            error = exc.public_message
+        else:
+            messages.success(request, f"Group {group.name} created.")
+            return redirect("directory:group_detail", group_id=group.pk)
+    groups = Group.objects.annotate(member_count=Count("members")).order_by("name")
+    return render(request, "directory/group_list.html", {"groups": groups, "error": error,
+                                                         "name": request.POST.get("name", "")[:128]})
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def group_detail(request, group_id: int):
+    from watchword.directory.groups import add_member, delete_group, get_group, remove_member
+
+    try:
+        group = get_group(group_id)
+    except WatchwordError:
+        return render(request, "core/error.html", {"title": "Group not found", "text": "There is no such group."},
+                      status=404)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "delete":
+                delete_group(group, actor=request.user, request=request)
+                messages.success(request, f"Group {group.name} deleted.")
+                return redirect("directory:group_list")
+            member = get_user(request.POST.get("member", ""))
+            if action == "add":
+                added = add_member(group, member, actor=request.user, request=request)
+                messages.success(request, f"{member.display_name} added." if added else
+                                 f"{member.display_name} is already a member.")
+            elif action == "remove":
+                remove_member(group, member, actor=request.user, request=request)
+                messages.success(request, f"{member.display_name} removed.")
+            else:
+                messages.error(request, "Unknown action.")
+        except WatchwordError as exc:
+            messages.error(request, exc.public_message)
+        return redirect("directory:group_detail", group_id=group.pk)
+    return render(request, "directory/group_detail.html", {"group": group, "members": group.members.order_by("upn")})
