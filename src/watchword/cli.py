@@ -81,6 +81,13 @@ def cmd_serve(args) -> int:
     if not settings.SEAL_KEYRING.exists():
         return _fail("Watchword is not initialised here; run 'watchword init' first.")
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("clearsessions", verbosity=0)
+    from watchword.signin.throttle import purge_stale
+    from django.db import connections
+    from django.utils import timezone
+
+    purge_stale(timezone.now())
+    connections.close_all()  # workers are forked: none may inherit the master's connections
     print(f"Watchword is serving on http://{args.bind}  (sign in at http://{args.bind}/signin; Ctrl+C stops)")
     serve(bind=args.bind, workers=args.workers)
     return EXIT_OK
@@ -291,10 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_django()
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError
+
+    from watchword.core.sealing import SealError
+
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except DatabaseError as exc:
+        return _fail(f"the database is not ready ({exc}). Run 'watchword init' first, or check "
+                     "WATCHWORD_DATABASE_URL.")
+    except (ImproperlyConfigured, SealError) as exc:
+        return _fail(f"configuration error: {exc}", EXIT_USAGE)
 
 
 if __name__ == "__main__":

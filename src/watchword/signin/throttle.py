@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,10 +59,19 @@ def record_failure(key: str, limit: Limit, now: datetime) -> int:
                 delay = delay_after(row.failures, limit)
                 row.blocked_until = now + timedelta(seconds=delay) if delay else None
                 row.save()
-                return delay
+            if secrets.randbelow(200) == 0:  # now and then, forget old counters
+                purge_stale(now)
+            return delay
         except IntegrityError:  # created concurrently by another process; retry once
             continue
     return 0
+
+
+def purge_stale(now: datetime) -> int:
+    """Forget counters with no failure for an hour and no wait running."""
+    deleted, _ = Throttle.objects.filter(last_failure_at__lt=now - FORGET_AFTER).exclude(
+        blocked_until__gt=now).delete()
+    return deleted
 
 
 def clear(key: str) -> None:
