@@ -296,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["manage"]:  # everything after 'manage' belongs to Django, --help included
+        _setup_django()
+        return cmd_manage(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     _setup_django()
     from django.core.exceptions import ImproperlyConfigured

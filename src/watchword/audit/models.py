@@ -6,7 +6,23 @@ from django.conf import settings
 from django.db import models
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk changes are refused too. The one update allowed is clearing the link to a deleted
+    person (``on_delete=SET_NULL``), which keeps the row and the name as it was typed."""
+
+    def update(self, **kwargs):
+        if kwargs and all(name in ("user", "actor", "user_id", "actor_id") and value is None
+                          for name, value in kwargs.items()):
+            return super().update(**kwargs)
+        raise RuntimeError("log entries are append-only")
+
+    def delete(self):
+        raise RuntimeError("log entries are append-only")
+
+
 class AppendOnly(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         abstract = True
 

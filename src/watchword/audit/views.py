@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.paginator import Paginator
@@ -36,8 +36,8 @@ def _day_range(rows, data):
     tz = timezone.get_current_timezone()
     if data.get("since"):
         rows = rows.filter(time__gte=datetime.combine(data["since"], time.min, tzinfo=tz))
-    if data.get("until"):
-        rows = rows.filter(time__lt=datetime.combine(data["until"], time.min, tzinfo=tz) + timedelta(days=1))
+    if data.get("until") and data["until"] < date.max:
+        rows = rows.filter(time__lt=datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=tz))
     return rows
 
 

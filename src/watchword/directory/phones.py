@@ -51,7 +51,9 @@ def parse_phone(text: str, *, default_region: str = "GB", allow_extension: bool 
         raise PhoneNumberInvalid("This is not a phone number. Include the country code, like +44 20 7946 0958.") from None
     if not phonenumbers.is_valid_number(parsed):
         raise PhoneNumberInvalid("This number cannot exist. Check the digits and the country code.")
-    extension = parsed.extension or ""
+    extension = phonenumbers.normalize_digits_only(parsed.extension) if parsed.extension else ""
+    if parsed.extension and len(extension) != len(parsed.extension.strip()):
+        raise PhoneNumberInvalid("An extension is digits only, like x123.")
     if extension and not allow_extension:
         raise PhoneNumberInvalid("Only an office phone can have an extension.")
     if extension and (not extension.isdigit() or len(extension) > 10):

@@ -41,7 +41,7 @@ def check_text(value: object, *, field_name: str, label: str, max_length: int, r
         raise InvalidUserField(f"Enter a {label.lower()}.", field=field_name)
     if len(text) > max_length:
         raise InvalidUserField(f"{label} is at most {max_length} characters.", field=field_name)
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co") for ch in text):
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Zl", "Zp") for ch in text):
         raise InvalidUserField(f"{label} contains characters that are not allowed.", field=field_name)
     return text
 

@@ -83,12 +83,12 @@ def delete_method(user: User, method_id: object, *, actor, request=None) -> None
         remaining = Method.objects.filter(user=user).exclude(pk=method.pk)
         if not remaining.exists() and user.mfa_state == MfaState.ENFORCED:
             raise LastMethodRequired()
+        removed = {"type": method.type, "name": method.name, "method_id": method.pk}
         method.delete()
         if method.is_default and remaining.exists():
             best = sorted(remaining, key=lambda m: registry.get(m.type).preference)[0]
             Method.objects.filter(pk=best.pk).update(is_default=True)
-        record_change(actor=actor, action="method.delete", target=user,
-                      before={"type": method.type, "name": method.name, "method_id": method.pk}, request=request)
+        record_change(actor=actor, action="method.delete", target=user, before=removed, request=request)
 
 
 def set_default_method(user: User, method_id: object, *, actor, request=None) -> Method:
@@ -139,6 +139,7 @@ def rotate_seal_keys(*, progress=None) -> dict:
     with transaction.atomic():
         rows = list(Method.objects.select_for_update().exclude(secret_sealed=""))
         for index, method in enumerate(rows, 1):
+            # ``new`` still holds the old keys, so it opens every value and seals under the new primary.
             method.secret_sealed = registry.get(method.type).reseal(method=method, old=new, new=new)
             method.save(update_fields=["secret_sealed"])
             count += 1

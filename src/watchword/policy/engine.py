@@ -56,11 +56,11 @@ class Decision:
 
 def check_facts(facts: SignInFacts) -> None:
     if not isinstance(facts.user_id, int) or facts.user_id <= 0:
-        raise FactsInvalid("user_id must be a positive integer", field="user_id")
+        raise FactsInvalid(field="user_id", problem="user_id must be a positive integer")
     if facts.per_user_mfa_state not in MFA_STATES:
-        raise FactsInvalid(f"unknown per-user MFA state {facts.per_user_mfa_state!r}", field="per_user_mfa_state")
+        raise FactsInvalid(field="per_user_mfa_state", problem=f"unknown per-user MFA state {facts.per_user_mfa_state!r}")
     if not isinstance(facts.registered_methods, tuple):
-        raise FactsInvalid("registered_methods must be a tuple", field="registered_methods")
+        raise FactsInvalid(field="registered_methods", problem="registered_methods must be a tuple")
 
 
 def evaluate_per_user_mfa(facts: SignInFacts) -> Decision:
@@ -91,7 +91,7 @@ def state_after_admin_sets(requested: str, *, has_method: bool) -> str:
     """Graph's rule: setting ``enabled`` for a person who already has an MFA method makes them
     ``enforced``."""
     if requested not in MFA_STATES:
-        raise FactsInvalid(f"unknown per-user MFA state {requested!r}", field="mfa_state")
+        raise FactsInvalid(field="mfa_state", problem=f"unknown per-user MFA state {requested!r}")
     return "enforced" if requested == "enabled" and has_method else requested
 
 

@@ -18,6 +18,7 @@ from watchword.methods.totp import group_secret, provisioning_uri, qr_svg
 from watchword.signin.forms import CodeForm
 
 ENROL_KEY = "watchword_enrol"
+DONE_KEY = "watchword_enrol_done"  # which person finished which wizard; checked at the Done step
 STEPS = ("app", "scan", "code", "done")
 
 
@@ -35,10 +36,11 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
                "layout": "core/card.html" if mode == "interrupt" else "core/app.html"}
 
     if step == "done":
-        if not request.session.get(ENROL_KEY + "_done"):
+        done = request.session.get(DONE_KEY)
+        if not (isinstance(done, dict) and done.get("user") == user.pk and done.get("mode") == mode):
             return redirect(f"{base_url}?step=app")
         if request.method == "POST":
-            request.session.pop(ENROL_KEY + "_done", None)
+            request.session.pop(DONE_KEY, None)
             return on_done()
         return render(request, "portal/wizard.html", {**context, "method_label": totp.label})
 
@@ -78,7 +80,7 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
             form.add_error("code", exc.public_message)
         else:
             request.session.pop(ENROL_KEY, None)
-            request.session[ENROL_KEY + "_done"] = True
+            request.session[DONE_KEY] = {"user": user.pk, "mode": mode, "method": method.pk}
             on_success(method)
             return redirect(f"{base_url}?step=done")
     return render(request, "portal/wizard.html", {**context, "form": form})

@@ -80,3 +80,4 @@ def save(request, flow: Flow) -> None:
 def discard(request) -> None:
     request.session.pop(SESSION_KEY, None)
     request.session.pop("watchword_enrol", None)
+    request.session.pop("watchword_enrol_done", None)

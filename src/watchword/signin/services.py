@@ -106,7 +106,7 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
                       result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s")
-        return CodeResult(ok=False, message=f"Too many wrong codes. Wait {wait} seconds, then try again.")
+        return CodeResult(ok=False, message=f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again.")
     reasons = set()
     for method in Method.objects.filter(user=user, type="totp"):
         outcome = registry.get(method.type).verify(method=method, response=code, now=now)

@@ -85,7 +85,7 @@ def password(request):
         result = check_password(flow, form.cleaned_data["password"], request)
         if result.wait:
             error = (f"You've tried to sign in too many times with an incorrect account or password. "
-                     f"Wait {result.wait} seconds, then try again.")
+                     f"Wait {result.wait} second{'s' if result.wait != 1 else ''}, then try again.")
         elif result.disabled:
             error = "Your account has been disabled. Contact your administrator."
         elif result.user is None:
@@ -178,6 +178,8 @@ def register(request):
         flows.save(request, flow)
 
     def on_done():
+        if len(flow.amr) < 2:  # no second factor was proven in this sign-in: start the wizard again
+            return redirect(f"{reverse('signin:register')}?step=app")
         finish(request, flow, user, amr=flow.amr, method="totp")
         return _done(request, flow)
 

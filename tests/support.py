@@ -1,0 +1,96 @@
+"""Helpers the test suites share: a password every validator accepts, the authenticator app a
+person holds (codes computed with pyotp from the seed), and the sign-in pages driven with
+Django's test client."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+
+# A password every validator accepts (long, uncommon, unlike any of the people's names).
+PASSWORD = "Harbour-Lantern-Quiet-42"
+
+
+def upn_of(display_name: str) -> str:
+    return display_name.lower().replace(" ", ".") + "@contoso.example"
+
+
+@dataclass
+class Authenticator:
+    """What the person's phone holds: the seed, from which pyotp computes the codes the app shows.
+    Remembers the last step it handed out, as a person who waits for a new code would."""
+
+    secret: str
+    method: object
+    last_step: int
+
+    def code_for_step(self, step: int) -> str:
+        return pyotp.TOTP(self.secret).at(step * 30)
+
+    def fresh_code(self) -> str:
+        """A code for a time step not used before and inside the server's ±1 step window."""
+        if time.time() % 30 > 25:  # too close to the next step for an old code to stay valid
+            time.sleep(30 - time.time() % 30 + 0.05)
+        current = int(time.time()) // 30
+        for step in (current - 1, current, current + 1):
+            if step > self.last_step:
+                self.last_step = step
+                return self.code_for_step(step)
+        raise AssertionError("no unused code left in the accepted window; use fewer codes in one test")
+
+    def wrong_code(self) -> str:
+        current = int(time.time()) // 30
+        valid = {self.code_for_step(step) for step in range(current - 3, current + 4)}
+        candidate = 907513  # no digits of the fixtures' phone numbers
+        while f"{candidate:06d}" in valid:
+            candidate += 1
+        return f"{candidate:06d}"
+
+
+class SignIn:
+    """The sign-in pages, driven with Django's test client as a browser would post them."""
+
+    @staticmethod
+    def name(client, upn: str, **extra):
+        return client.post("/signin", {"name": upn}, **extra)
+
+    @classmethod
+    def password(cls, client, upn: str, password: str = PASSWORD, **extra):
+        cls.name(client, upn, **extra)
+        return client.post("/signin/password", {"password": password}, **extra)
+
+    @classmethod
+    def with_code(cls, client, upn: str, code: str, password: str = PASSWORD):
+        cls.password(client, upn, password)
+        return client.post("/signin/verify", {"code": code})
+
+    @staticmethod
+    def error_text(response) -> str:
+        match = re.search(r'<p class="error"[^>]*>(.*?)</p>', response.content.decode(), re.S)
+        return match.group(1).strip() if match else ""
+
+    @staticmethod
+    def make_mfa_stale(client, seconds_ago: int = 601) -> None:
+        session = client.session
+        session["watchword_mfa_time"] = time.time() - seconds_ago
+        session.save()
+
+    @staticmethod
+    def make_mfa_fresh(client) -> None:
+        session = client.session
+        session["watchword_mfa_time"] = time.time()
+        session.save()
+
+
+def let_throttle_time_pass(seconds: int) -> None:
+    """Move every throttle counter back by ``seconds``, as if that much time had passed."""
+    from django.db.models import F
+
+    from watchword.signin.models import Throttle
+
+    Throttle.objects.update(last_failure_at=F("last_failure_at") - timedelta(seconds=seconds),
+                            blocked_until=F("blocked_until") - timedelta(seconds=seconds))
