@@ -19,6 +19,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -79,7 +80,7 @@ def setup_people(env: dict, data_dir: Path, count: int, procs: int) -> tuple[lis
     for k in range(procs):
         out = data_dir / f"people-{k}.json"
         jobs.append((out, subprocess.Popen([PYTHON, "-c", SETUP_CODE, str(k), str(procs), str(count), str(out)],
-                                           env={**env, "DJANGO_SETTINGS_MODULE": "watchword.settings"},
+                                           env={"DJANGO_SETTINGS_MODULE": "watchword.settings", **env},
                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
     people, params = [], {}
     for out, proc in jobs:
@@ -139,6 +140,7 @@ class Browser:
         self.cookies: dict[str, str] = {}
         self.requests = 0
         self.timings: list[tuple[str, float]] = []
+        self.queries: list[tuple[str, str]] = []  # X-Bench-Queries, only with experiments.querycount
 
     def reset(self) -> None:
         self.cookies.clear()
@@ -166,7 +168,10 @@ class Browser:
                 self.conn.close()
                 if attempt:
                     raise
-        self.timings.append((f"{method} {path.split('?')[0]}", time.perf_counter() - t0))
+        key = f"{method} {path.split('?')[0]}"
+        self.timings.append((key, time.perf_counter() - t0))
+        if resp.headers.get("X-Bench-Queries"):
+            self.queries.append((key, resp.headers["X-Bench-Queries"]))
         self.requests += 1
         for header in resp.headers.get_all("Set-Cookie") or []:
             pair, _, attrs = header.partition(";")
@@ -240,6 +245,7 @@ def client_main(index: int, port: int, people: list[dict], start_at: float, meas
     error_count = 0
     waited = 0.0
     timings: list[tuple[str, float]] = []  # (request, seconds) of the sign-ins in the window
+    queries: list[tuple[str, str]] = []  # (request, "total/writes") when the server reports them
 
     def code_for(person: dict) -> str:
         # The code the person's app shows now; if that step was already used (this person signed
@@ -261,12 +267,16 @@ def client_main(index: int, port: int, people: list[dict], start_at: float, meas
         if last >= step + 1:  # every person of this client already used this step and the next
             heapq.heappush(ready, (last, i, person))
             pause = min(STEP - time.time() % STEP + 0.05, stop_at - now)
+            if os.environ.get("BENCH_DEBUG"):
+                print(f"client {index}: waiting {pause:.1f} s at step {step}, freshest person used step {last}, "
+                      f"{len(done)} sign-ins so far", file=sys.stderr)
             if now >= measure_from:
                 waited += pause
             time.sleep(max(pause, 0))
             continue
         before = b.requests
         b.timings.clear()
+        b.queries.clear()
         t0 = time.monotonic()
         try:
             sign_in(b, person, code_for)
@@ -284,6 +294,7 @@ def client_main(index: int, port: int, people: list[dict], start_at: float, meas
             if ok:
                 done.append((t1, t1 - t0, b.requests - before))
                 timings.extend(b.timings)
+                queries.extend(b.queries)
             else:
                 error_count += 1
                 if len(errors) < 5:
@@ -296,8 +307,12 @@ def client_main(index: int, port: int, people: list[dict], start_at: float, meas
     per_request: dict[str, list[float]] = {}
     for key, seconds in timings:
         per_request.setdefault(key, []).append(seconds)
+    per_request_queries: dict[str, list[tuple[int, int]]] = {}
+    for key, value in queries:
+        total, _, writes = value.partition("/")
+        per_request_queries.setdefault(key, []).append((int(total), int(writes)))
     queue.put({"index": index, "done": done, "errors": errors, "error_count": error_count,
-               "waited": waited, "per_request": per_request})
+               "waited": waited, "per_request": per_request, "queries": per_request_queries})
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -331,20 +346,45 @@ def children_of(pid: int) -> list[int]:
     return kids
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, iowait, total) CPU seconds of the whole machine since boot."""
     with open("/proc/stat") as fh:
         values = [int(v) for v in fh.readline().split()[1:]]
     idle = values[3] + values[4]
     total = sum(values[:8])
-    return (total - idle) / CLK_TCK, total / CLK_TCK
+    return (total - idle) / CLK_TCK, values[4] / CLK_TCK, total / CLK_TCK
 
 
-def start_server(env: dict, port: int, workers: int | None, log_path: Path) -> subprocess.Popen:
+def io_stall() -> float:
+    """Seconds in which some task waited for I/O (pressure stall information), 0 if unavailable."""
+    try:
+        with open("/proc/pressure/io") as fh:
+            return int(fh.readline().rpartition("total=")[2]) / 1e6
+    except (OSError, ValueError):
+        return 0.0
+
+
+# What ``watchword serve`` passes to gunicorn (src/watchword/core/serving.py), for --gunicorn runs.
+SERVE_OPTIONS = ["--worker-class", "sync", "--timeout", "30", "--graceful-timeout", "10", "--access-logfile", "-",
+                 "--error-logfile", "-", "--log-level", "info", "--preload", "--forwarded-allow-ips", "127.0.0.1",
+                 "--limit-request-line", "8190"]
+
+
+def start_server(env: dict, port: int, workers: int | None, log_path: Path,
+                 gunicorn: str | None = None) -> subprocess.Popen:
     log = open(log_path, "w")
-    cmd = [PYTHON, "-m", "watchword.cli", "serve", "--bind", f"127.0.0.1:{port}"]
-    if workers:
-        cmd += ["--workers", str(workers)]
+    if gunicorn is None:
+        cmd = [PYTHON, "-m", "watchword.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+        if workers:
+            cmd += ["--workers", str(workers)]
+    else:  # experiment: gunicorn itself, with serve's options and then the given ones (later ones win)
+        extra = shlex.split(gunicorn)
+        options = list(SERVE_OPTIONS)
+        if "--no-access-log" in extra:  # gunicorn has no switch for "off"; leave the option out
+            extra.remove("--no-access-log")
+            del options[options.index("--access-logfile"):options.index("--access-logfile") + 2]
+        cmd = [PYTHON, "-m", "gunicorn", "watchword.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers or 2 * (os.cpu_count() or 1)), *options, *extra]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -384,6 +424,9 @@ def run(args) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="watchword-bench-"))
     env = {**os.environ, "WATCHWORD_DATA_DIR": str(data_dir), "WATCHWORD_ORGANISATION": "Bench"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    if args.settings:  # an experiment: a settings module from bench/experiments
+        env["DJANGO_SETTINGS_MODULE"] = args.settings
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))
     port = free_port()
     env["WATCHWORD_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     server = None
@@ -400,10 +443,18 @@ def run(args) -> dict:
         base_before = hash_baseline(params, args.hash_procs, args.baseline_seconds)
         log(f"baseline before: {base_before['hash_per_s']:.1f} hash/s with {args.hash_procs} processes")
 
-        server = start_server(env, port, args.workers, data_dir / "serve.log")
-        server_pids = [server.pid] + children_of(server.pid)
-        log(f"server: pid {server.pid}, {len(server_pids) - 1} workers, http://127.0.0.1:{port}")
+        server = start_server(env, port, args.workers, data_dir / "serve.log", args.gunicorn)
+        log(f"server: pid {server.pid}, http://127.0.0.1:{port}")
 
+        spy = None
+        if args.py_spy:
+            spy_bin = shutil.which("py-spy", path=str(Path(PYTHON).parent)) or shutil.which("py-spy")
+            if not spy_bin:
+                raise RuntimeError("--py-spy needs py-spy (.venv/bin/pip install py-spy)")
+            spy = subprocess.Popen([spy_bin, "record", "--pid", str(server.pid), "--subprocesses", "--nonblocking",
+                                    "--rate", "250", "--format", "raw", "--output", args.py_spy,
+                                    "--duration", str(int(args.warmup + args.seconds + 2))],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         queue = mp.Queue()
         shares = [people[i::args.clients] for i in range(args.clients)]
         start_at = time.monotonic() + 0.5
@@ -415,18 +466,26 @@ def run(args) -> dict:
             c.start()
         while time.monotonic() < measure_from:
             time.sleep(0.005)
+        server_pids = [server.pid] + children_of(server.pid)  # every worker is up after the warm-up
         cpu0 = {pid: proc_cpu(pid) for pid in server_pids}
         ccpu0 = {c.pid: proc_cpu(c.pid) for c in clients}
-        busy0, total0 = machine_busy()
+        busy0, iowait0, total0 = machine_busy()
+        stall0 = io_stall()
         while time.monotonic() < stop_at:
             time.sleep(0.005)
         cpu1 = {pid: proc_cpu(pid) for pid in server_pids}
+        if sorted(server_pids[1:]) != sorted(children_of(server.pid)):
+            log("warning: gunicorn replaced a worker during the window; server CPU is incomplete")
         ccpu1 = {c.pid: proc_cpu(c.pid) for c in clients}
-        busy1, total1 = machine_busy()
+        busy1, iowait1, total1 = machine_busy()
+        stall1 = io_stall()
         results = [queue.get(timeout=120) for _ in clients]
         for c in clients:
             c.join(timeout=30)
         log("load: done")
+        if spy is not None:
+            spy.wait(timeout=60)
+            log(f"py-spy samples (collapsed stacks): {args.py_spy}")
 
         base_after = hash_baseline(params, args.hash_procs, args.baseline_seconds)
         log(f"baseline after: {base_after['hash_per_s']:.1f} hash/s")
@@ -450,9 +509,20 @@ def run(args) -> dict:
     hash_rate = (base_before["hash_per_s"] + base_after["hash_per_s"]) / 2
     rate = len(done) / wall
     per_request: dict[str, list[float]] = {}
+    per_query: dict[str, list[tuple[int, int]]] = {}
     for r in results:
         for key, values in r["per_request"].items():
             per_request.setdefault(key, []).extend(values)
+        for key, values in r["queries"].items():
+            per_query.setdefault(key, []).extend(values)
+
+    def request_stats(key: str, values: list[float]) -> dict:
+        stats = {"n": len(values), "mean": statistics.fmean(values) * 1000, "p50": percentile(values, 50) * 1000,
+                 "p95": percentile(values, 95) * 1000}
+        if per_query.get(key):
+            stats["sql"] = statistics.fmean(q[0] for q in per_query[key])
+            stats["sql_writes"] = statistics.fmean(q[1] for q in per_query[key])
+        return stats
     order = ["GET /signin", "POST /signin", "GET /signin/password", "POST /signin/password",
              "GET /signin/verify", "POST /signin/verify", "GET /myaccount"]
     return {
@@ -470,12 +540,14 @@ def run(args) -> dict:
         "server_cpu_ms_per_signin": server_cpu / len(done) * 1000 if done else float("nan"),
         "client_cpu_ms_per_signin": client_cpu / len(done) * 1000 if done else float("nan"),
         "machine_busy_pct": 100 * busy / capacity,
+        "iowait_pct": 100 * (iowait1 - iowait0) / capacity,
+        "io_stall_s": stall1 - stall0,
         "other_cpu_s": busy - server_cpu - client_cpu,
         "waited_s": sum(r["waited"] for r in results),
         "errors": errors, "error_samples": [e for r in results for e in r["errors"]],
-        "per_request_ms": {k: {"n": len(v), "mean": statistics.fmean(v) * 1000, "p50": percentile(v, 50) * 1000,
-                               "p95": percentile(v, 95) * 1000}
-                           for k, v in sorted(per_request.items(), key=lambda kv: order.index(kv[0])
+        "settings": args.settings or "watchword.settings",
+        "server": f"gunicorn {args.gunicorn}" if args.gunicorn is not None else "watchword serve",
+        "per_request_ms": {k: request_stats(k, v) for k, v in sorted(per_request.items(), key=lambda kv: order.index(kv[0])
                                               if kv[0] in order else 99)},
     }
 
@@ -500,19 +572,26 @@ def report(r: dict) -> None:
                                    f"= {r['server_cpu_ms_per_signin'] / hb['cpu_ms_per_hash']:.2f} hashes)"),
         ("client CPU per sign-in", f"{r['client_cpu_ms_per_signin']:.1f} ms  (same 2 cores)"),
         ("machine busy / others' CPU", f"{r['machine_busy_pct']:.0f} %  / {r['other_cpu_s']:.1f} CPU-s in the window"),
+        ("I/O wait / I/O stall", f"{r['iowait_pct']:.1f} % of CPU time / {r['io_stall_s']:.1f} s in the window"),
         ("clients waiting for a fresh code", f"{r['waited_s']:.1f} s"),
         ("errors", f"{r['errors']}"),
     ]
     width = max(len(k) for k, _ in rows)
-    print(f"\nWatchword sign-in benchmark — {r['date']}, {r['cores']} cores, {r['workers']} gunicorn sync workers, "
-          f"{r['clients']} clients, {r['users']} people")
+    print(f"\nWatchword sign-in benchmark — {r['date']}, {r['cores']} cores, {r['workers']} gunicorn workers, "
+          f"{r['clients']} clients, {r['users']} people\n  server: {r['server']}, settings {r['settings']}")
     for key, value in rows:
         print(f"  {key.ljust(width)}  {value}")
     for sample in r["error_samples"]:
         print(f"    error: {sample}")
-    print("\n  per request (sign-ins in the window)      n    mean    p50    p95  (ms)")
+    sql = any("sql" in v for v in r["per_request_ms"].values())
+    print("\n  per request (sign-ins in the window)      n    mean    p50    p95  (ms)" + ("   SQL  writes" if sql else ""))
     for key, v in r["per_request_ms"].items():
-        print(f"    {key:<36} {v['n']:6d} {v['mean']:7.1f} {v['p50']:6.1f} {v['p95']:6.1f}")
+        extra = f" {v['sql']:5.1f} {v['sql_writes']:6.1f}" if "sql" in v else ""
+        print(f"    {key:<36} {v['n']:6d} {v['mean']:7.1f} {v['p50']:6.1f} {v['p95']:6.1f}{extra}")
+    if sql:
+        total = sum(v["sql"] for v in r["per_request_ms"].values())
+        writes = sum(v["sql_writes"] for v in r["per_request_ms"].values())
+        print(f"    SQL statements per sign-in: {total:.1f} ({writes:.1f} writes)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -528,7 +607,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hash-procs", type=int, default=os.cpu_count() or 2,
                         help="processes for the Argon2id baseline (default: the machine's cores)")
     parser.add_argument("--baseline-seconds", type=float, default=5, help="each baseline measurement (default 5)")
+    parser.add_argument("--settings", metavar="MODULE",
+                        help="experiment: a Django settings module from bench/experiments, e.g. "
+                             "experiments.settings_persistent_db (default: watchword.settings)")
+    parser.add_argument("--gunicorn", metavar="ARGS",
+                        help="experiment: run gunicorn directly with serve's options plus ARGS, write it as "
+                             "--gunicorn='--no-access-log' or '--worker-class gthread --threads 1 --keep-alive 5'")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--py-spy", metavar="FILE",
+                        help="sample the server with py-spy during the run; collapsed stacks to FILE (adds load)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder (server log, database)")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.users < args.clients or args.seconds <= 0:

@@ -53,6 +53,18 @@ def _user_of(flow: Flow) -> User | None:
     return User.objects.filter(pk=flow.user_id, is_active=True).first() if flow.user_id else None
 
 
+def _current_with_user(request, stage: str):
+    """The flow at ``stage`` and its (still enabled) person; otherwise where to go instead."""
+    flow, elsewhere = _current(request, stage)
+    if elsewhere:
+        return None, None, elsewhere
+    user = _user_of(flow)
+    if user is None:
+        flows.discard(request)
+        return None, None, redirect("signin:start")
+    return flow, user, None
+
+
 def _done(request, flow: Flow):
     target = flow.next_url or reverse("portal:myaccount")
     flows.discard(request)
@@ -131,13 +143,9 @@ def _after_primary(request, flow: Flow, user: User):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_password(request):
-    flow, elsewhere = _current(request, Stage.CHANGE_PASSWORD)
+    flow, user, elsewhere = _current_with_user(request, Stage.CHANGE_PASSWORD)
     if elsewhere:
         return elsewhere
-    user = _user_of(flow)
-    if user is None:
-        flows.discard(request)
-        return redirect("signin:start")
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -164,13 +172,9 @@ def interrupt(request):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def register(request):
-    flow, elsewhere = _current(request, Stage.REGISTER)
+    flow, user, elsewhere = _current_with_user(request, Stage.REGISTER)
     if elsewhere:
         return elsewhere
-    user = _user_of(flow)
-    if user is None:
-        flows.discard(request)
-        return redirect("signin:start")
 
     def on_success(method):
         complete_registration(user, method, request=request)
