@@ -88,6 +88,7 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "watchword.sqlite3",
+            "CONN_MAX_AGE": None,  # one connection per worker process (serve closes it before forking)
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",

@@ -75,4 +75,7 @@ def purge_stale(now: datetime) -> int:
 
 
 def clear(key: str) -> None:
-    Throttle.objects.filter(key=key).delete()
+    # Almost always there is nothing to clear: a read, rather than a write that would take
+    # SQLite's database-wide write lock on every successful sign-in.
+    if Throttle.objects.filter(key=key).exists():
+        Throttle.objects.filter(key=key).delete()

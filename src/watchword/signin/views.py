@@ -35,6 +35,23 @@ def _continue(request, flow: Flow):
     return redirect(STAGE_URLS[flow.stage])
 
 
+def _show_stage(request, flow: Flow):
+    """Answer a successful POST with the next step's page itself (its form posts to that step's
+    own URL), saving the browser a redirect round trip per step."""
+    if flow.stage == Stage.PASSWORD:
+        return render(request, "signin/password.html", {"form": PasswordForm(), "flow": flow})
+    if flow.stage == Stage.CHANGE_PASSWORD:
+        return render(request, "signin/change_password.html", {"form": NewPasswordForm(), "flow": flow})
+    if flow.stage == Stage.INTERRUPT:
+        return render(request, "signin/interrupt.html", {"flow": flow})
+    if flow.stage == Stage.MFA and flow.user_id:
+        user = _user_of(flow)
+        if user is not None:
+            return render(request, "signin/verify.html", {"form": CodeForm(), "flow": flow,
+                                                          "methods": methods_of(user)})
+    return _continue(request, flow)
+
+
 def _current(request, stage: str):
     """The flow if it is at ``stage``; otherwise a redirect to where it really is."""
     flow = flows.load(request)
@@ -81,7 +98,7 @@ def start(request):
         flows.discard(request)
         flow = Flow.start(form.cleaned_data["name"].strip(), next_url=next_url)
         flows.save(request, flow)
-        return redirect("signin:password")
+        return _show_stage(request, flow)
     return render(request, "signin/name.html", {"form": form, "next": next_url,
                                                 "expired": request.GET.get("expired") == "1"})
 
@@ -111,7 +128,7 @@ def password(request):
                 record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=result.user,
                               step="password", result="interrupted", error_code=codes.PASSWORD_CHANGE_REQUIRED,
                               reason="one-time password must be changed")
-                return redirect("signin:change_password")
+                return _show_stage(request, flow)
             return _after_primary(request, flow, result.user)
     return render(request, "signin/password.html", {"form": form, "flow": flow, "error": error})
 
@@ -138,7 +155,7 @@ def _after_primary(request, flow: Flow, user: User):
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step=step,
                   result="interrupted", error_code=decision.error_code, reason=decision.reasons[0].detail,
                   requirement=decision.requirement)
-    return _continue(request, flow)
+    return _show_stage(request, flow)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
