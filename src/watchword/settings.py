@@ -169,7 +169,7 @@ MAIL_FOLDER = DATA_DIR / "mail"
 
 # --- static files, i18n --------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = None  # served from the package by WhiteNoise (finders); no collectstatic step
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
