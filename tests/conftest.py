@@ -20,13 +20,6 @@ def keyring():
     return sealing.load_keyring(settings.SEAL_KEYRING)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def static_root():
-    """WhiteNoise warns on every request when the collected-static folder does not exist."""
-    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-    return settings.STATIC_ROOT
-
-
 # --- people --------------------------------------------------------------------------------
 
 

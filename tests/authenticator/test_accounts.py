@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.authenticator.support import EXAMPLE_SECRET
 from watchword_authenticator.accounts import CODES, PUSH, Account, AccountBook
 from watchword_authenticator.codes import TotpParams
 from watchword_authenticator.errors import AccountAmbiguous, AccountExists, AccountNotFound
+
+from tests.authenticator.support import EXAMPLE_SECRET
 
 TOTP = TotpParams(secret=EXAMPLE_SECRET)
 ADELE_PUSH = Account(kind=PUSH, issuer="Contoso", account="adele@contoso.example", totp=TOTP,

@@ -10,7 +10,6 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from watchword_authenticator import crypto
 
 NOW = 1764282005

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.authenticator.support import EXAMPLE_SECRET, EXAMPLE_URI
 from watchword_authenticator.errors import PayloadInvalid
 from watchword_authenticator.payload import ActivationPayload, OtpauthPayload, parse_payload
+
+from tests.authenticator.support import EXAMPLE_SECRET, EXAMPLE_URI
 
 ACTIVATION = ("watchword-push://activate?server=https%3A%2F%2Fmfa.contoso.example%2F&code=Q7M2-KX9P"
               "&account=adele%40contoso.example&issuer=Contoso%20Ltd")

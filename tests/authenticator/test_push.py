@@ -12,10 +12,10 @@ import time
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from tests.authenticator.fake_server import TOTP_SECRET, FakeWatchword
 from watchword_authenticator import crypto
 from watchword_authenticator.codes import TotpParams, current_code
+
+from tests.authenticator.fake_server import TOTP_SECRET, FakeWatchword
 
 PREFIX = "watchword-authenticator: "
 
@@ -198,7 +198,7 @@ def test_ctrl_c_stops_listening_cleanly(activated, state_path, tmp_path):
         while not activated.recorded.tokens and time.time() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        _, err = process.communicate(timeout=20)
     finally:
         process.kill()
 

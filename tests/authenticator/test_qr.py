@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import segno
 from PIL import Image
-
-from tests.authenticator.support import EXAMPLE_URI
 from watchword_authenticator.errors import ImageUnreadable, QrCodeNotFound
 from watchword_authenticator.payload import ActivationPayload, OtpauthPayload, parse_payload
 from watchword_authenticator.qr import decode_qr_file
+
+from tests.authenticator.support import EXAMPLE_URI
 
 ACTIVATION = ("watchword-push://activate?server=https%3A%2F%2Fmfa.contoso.example&code=Q7M2KX9P"
               "&account=adele%40contoso.example&issuer=Contoso")

@@ -8,13 +8,14 @@ import os
 import stat
 
 import pytest
-
-from tests.authenticator.support import EXAMPLE_SECRET, EXAMPLE_URI
-from watchword_authenticator import crypto, sealing, state as state_module
+from watchword_authenticator import crypto, sealing
+from watchword_authenticator import state as state_module
 from watchword_authenticator.accounts import CODES, PUSH, Account
 from watchword_authenticator.errors import PassphraseWrong, StateExists, StateInsecure, StateUnreadable, StateUnwritable
 from watchword_authenticator.payload import parse_payload
 from watchword_authenticator.state import default_state_path, load_state, new_state, save_state
+
+from tests.authenticator.support import EXAMPLE_SECRET, EXAMPLE_URI
 
 PASSPHRASE = "correct horse battery staple"
 

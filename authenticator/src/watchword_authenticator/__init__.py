@@ -1,0 +1,1 @@
+"""Companion authenticator for Watchword."""
