@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -67,7 +68,17 @@ def sign_out(page) -> None:
     expect(page.get_by_role("heading", name="You signed out of your account")).to_be_visible()
 
 
-def test_admin_enables_mfa_and_person_enrols_and_signs_in_with_codes(server, browser, shots):
+def scan_with_authenticator(image, state) -> str:
+    """Add the account from a picture of the QR code with ``watchword-authenticator`` and return
+    the code it shows."""
+    tool = [sys.executable, "-m", "watchword_authenticator", "--state", str(state)]
+    added = subprocess.run([*tool, "add", "--image", str(image)], capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    shown = subprocess.run([*tool, "code"], capture_output=True, text=True, timeout=60, check=True)
+    return shown.stdout.split()[0]
+
+
+def test_admin_enables_mfa_and_person_enrols_and_signs_in_with_codes(server, browser, shots, tmp_path):
     admin_ctx = browser.new_context(viewport=DESKTOP)
     admin = admin_ctx.new_page()
 
@@ -123,6 +134,13 @@ def test_admin_enables_mfa_and_person_enrols_and_signs_in_with_codes(server, bro
     page.get_by_text("Can't scan image?").click()
     secret = page.locator("#secret-key").inner_text().replace(" ", "")
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)
+    # The QR code on the screen scans: the companion authenticator reads it from a picture of it
+    # and shows the same code oathtool computes from the secret written beside it.
+    qr_png = tmp_path / "qr.png"
+    page.locator(".qr").screenshot(path=str(qr_png))
+    scanned = scan_with_authenticator(qr_png, tmp_path / "authenticator.json")
+    assert scanned == oathtool_code(secret, int(time.time()) // 30) or \
+        scanned == oathtool_code(secret, int(time.time()) // 30 - 1)
     shots(page, "person-wizard-secret")
     page.get_by_role("button", name="Next").click()
     codes = Codes(secret)
