@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 STEP = 30  # TOTP time step (s)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+FORM_ACTION_RE = re.compile(r'<form method="post" action="([^"?]+)"')
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -99,6 +99,8 @@ def setup_people(env: dict, data_dir: Path, count: int, procs: int) -> tuple[lis
 
 def _hash_worker(params: dict, seconds: float, queue) -> None:
     from argon2 import PasswordHasher, Type
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     hasher = PasswordHasher(time_cost=params["time_cost"], memory_cost=params["memory_cost"],
                             parallelism=params["parallelism"], type=Type.ID)
@@ -191,15 +193,20 @@ class Browser:
             raise Failure(f"GET {path}: {status} {location} {_snippet(text)}")
         return text
 
-    def post(self, path: str, form: dict, page: str) -> str:
-        """POST a form taken from ``page`` (its CSRF token); return the redirect target."""
+    def post(self, path: str, form: dict, page: str) -> tuple[str, str | None]:
+        """POST a form taken from ``page`` (its CSRF token). Returns where the browser is next:
+        a redirect's target (page ``None``: the browser GETs it), or — when the server answers
+        with the next step's page directly — the address that page's form posts to, and the page."""
         match = CSRF_RE.search(page)
         if not match:
             raise Failure(f"no CSRF token on the page before POST {path}")
         status, location, text = self.request("POST", path, {"csrfmiddlewaretoken": match.group(1), **form})
-        if status != 302:
-            raise Failure(f"POST {path}: {status} {_snippet(text)}")
-        return urlsplit(location).path or location
+        if status == 302:
+            return urlsplit(location).path or location, None
+        actions = [a for a in FORM_ACTION_RE.findall(text) if a != "/signin/cancel"]
+        if status == 200 and actions and actions[-1] != path:
+            return actions[-1], text
+        raise Failure(f"POST {path}: {status} {_snippet(text)}")
 
 
 def _snippet(text: str) -> str:
@@ -214,18 +221,18 @@ def sign_in(b: Browser, person: dict, code_for) -> None:
     """One complete sign-in as a browser walks it; raises Failure on anything unexpected."""
     b.reset()  # a new browser: no cookies
     page = b.get("/signin")
-    where = b.post("/signin", {"name": person["upn"], "next": ""}, page)
+    where, page = b.post("/signin", {"name": person["upn"], "next": ""}, page)
     if where != "/signin/password":
-        raise Failure(f"after name: redirected to {where}")
-    page = b.get(where)
-    where = b.post(where, {"password": person["password"]}, page)
+        raise Failure(f"after name: sent to {where}")
+    page = page or b.get(where)
+    where, page = b.post(where, {"password": person["password"]}, page)
     if where != "/signin/verify":
-        raise Failure(f"after password: redirected to {where}")
-    page = b.get(where)
-    where = b.post(where, {"code": code_for(person)}, page)
+        raise Failure(f"after password: sent to {where}")
+    page = page or b.get(where)
+    where, page = b.post(where, {"code": code_for(person)}, page)
     if where != "/myaccount":
-        raise Failure(f"after code: redirected to {where}")
-    page = b.get(where)
+        raise Failure(f"after code: sent to {where}")
+    page = page or b.get(where)
     if "<h1>My account</h1>" not in page or person["upn"] not in page:
         raise Failure("My account page without the heading or the person's name")
 
@@ -235,6 +242,7 @@ def client_main(index: int, port: int, people: list[dict], start_at: float, meas
     import pyotp
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     totps = {p["upn"]: pyotp.TOTP(p["secret"]) for p in people}
     # people ordered by the last time step their code was used: take the one whose code is freshest
     ready = [(p["last_step"], i, p) for i, p in enumerate(people)]
@@ -346,13 +354,13 @@ def children_of(pid: int) -> list[int]:
     return kids
 
 
-def machine_busy() -> tuple[float, float, float]:
-    """(busy, iowait, total) CPU seconds of the whole machine since boot."""
+def machine_busy() -> tuple[float, float, float, float]:
+    """(busy, iowait, steal, total) CPU seconds of the whole machine since boot."""
     with open("/proc/stat") as fh:
         values = [int(v) for v in fh.readline().split()[1:]]
     idle = values[3] + values[4]
     total = sum(values[:8])
-    return (total - idle) / CLK_TCK, values[4] / CLK_TCK, total / CLK_TCK
+    return (total - idle) / CLK_TCK, values[4] / CLK_TCK, values[7] / CLK_TCK, total / CLK_TCK
 
 
 def io_stall() -> float:
@@ -429,7 +437,8 @@ def run(args) -> dict:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))
     port = free_port()
     env["WATCHWORD_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    server = None
+    server = spy = None
+    clients: list[mp.Process] = []
     try:
         t = time.time()
         init = subprocess.run([PYTHON, "-m", "watchword.cli", "init"], env=env, capture_output=True, text=True,
@@ -446,7 +455,6 @@ def run(args) -> dict:
         server = start_server(env, port, args.workers, data_dir / "serve.log", args.gunicorn)
         log(f"server: pid {server.pid}, http://127.0.0.1:{port}")
 
-        spy = None
         if args.py_spy:
             spy_bin = shutil.which("py-spy", path=str(Path(PYTHON).parent)) or shutil.which("py-spy")
             if not spy_bin:
@@ -460,24 +468,22 @@ def run(args) -> dict:
         start_at = time.monotonic() + 0.5
         measure_from = start_at + args.warmup
         stop_at = measure_from + args.seconds
-        clients = [mp.Process(target=client_main, args=(i, port, shares[i], start_at, measure_from, stop_at, queue))
-                   for i in range(args.clients)]
+        clients = [mp.Process(target=client_main, args=(i, port, shares[i], start_at, measure_from, stop_at, queue),
+                              daemon=True) for i in range(args.clients)]
         for c in clients:
             c.start()
-        while time.monotonic() < measure_from:
-            time.sleep(0.005)
+        time.sleep(max(0.0, measure_from - time.monotonic()))
         server_pids = [server.pid] + children_of(server.pid)  # every worker is up after the warm-up
         cpu0 = {pid: proc_cpu(pid) for pid in server_pids}
         ccpu0 = {c.pid: proc_cpu(c.pid) for c in clients}
-        busy0, iowait0, total0 = machine_busy()
+        busy0, iowait0, steal0, total0 = machine_busy()
         stall0 = io_stall()
-        while time.monotonic() < stop_at:
-            time.sleep(0.005)
+        time.sleep(max(0.0, stop_at - time.monotonic()))
         cpu1 = {pid: proc_cpu(pid) for pid in server_pids}
         if sorted(server_pids[1:]) != sorted(children_of(server.pid)):
             log("warning: gunicorn replaced a worker during the window; server CPU is incomplete")
         ccpu1 = {c.pid: proc_cpu(c.pid) for c in clients}
-        busy1, iowait1, total1 = machine_busy()
+        busy1, iowait1, steal1, total1 = machine_busy()
         stall1 = io_stall()
         results = [queue.get(timeout=120) for _ in clients]
         for c in clients:
@@ -490,6 +496,11 @@ def run(args) -> dict:
         base_after = hash_baseline(params, args.hash_procs, args.baseline_seconds)
         log(f"baseline after: {base_after['hash_per_s']:.1f} hash/s")
     finally:
+        for process in clients:  # only if the run was cut short
+            if process.is_alive():
+                process.terminate()
+        if spy is not None and spy.poll() is None:
+            spy.terminate()
         if server is not None:
             stop_server(server)
         if args.keep:
@@ -541,6 +552,7 @@ def run(args) -> dict:
         "client_cpu_ms_per_signin": client_cpu / len(done) * 1000 if done else float("nan"),
         "machine_busy_pct": 100 * busy / capacity,
         "iowait_pct": 100 * (iowait1 - iowait0) / capacity,
+        "steal_pct": 100 * (steal1 - steal0) / capacity,
         "io_stall_s": stall1 - stall0,
         "other_cpu_s": busy - server_cpu - client_cpu,
         "waited_s": sum(r["waited"] for r in results),
@@ -572,7 +584,8 @@ def report(r: dict) -> None:
                                    f"= {r['server_cpu_ms_per_signin'] / hb['cpu_ms_per_hash']:.2f} hashes)"),
         ("client CPU per sign-in", f"{r['client_cpu_ms_per_signin']:.1f} ms  (same 2 cores)"),
         ("machine busy / others' CPU", f"{r['machine_busy_pct']:.0f} %  / {r['other_cpu_s']:.1f} CPU-s in the window"),
-        ("I/O wait / I/O stall", f"{r['iowait_pct']:.1f} % of CPU time / {r['io_stall_s']:.1f} s in the window"),
+        ("I/O wait / steal / I/O stall", f"{r['iowait_pct']:.1f} % / {r['steal_pct']:.1f} % of CPU time / "
+                                         f"{r['io_stall_s']:.1f} s in the window"),
         ("clients waiting for a fresh code", f"{r['waited_s']:.1f} s"),
         ("errors", f"{r['errors']}"),
     ]
@@ -620,7 +633,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.users < args.clients or args.seconds <= 0:
         parser.error("need --clients ≥ 1, --users ≥ --clients and --seconds > 0")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         result = run(args)
     except KeyboardInterrupt:
