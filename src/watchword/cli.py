@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the web pages (gunicorn, WSGI workers)",
                        description="Serve sign-in, My account, Security info and admin pages.")
     p.add_argument("--bind", default=os.environ.get("WATCHWORD_BIND", "127.0.0.1:8000"), help="host:port")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: 2 per CPU core)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core, at least 2)")
     p.set_defaults(func=cmd_serve)
 
     user = sub.add_parser("user", help="add, list, enable, disable and import people").add_subparsers(

@@ -58,7 +58,8 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
     """Same work and the same answer for an unknown name as for a wrong password."""
     now = timezone.now()
     keys = password_throttle_keys(flow.name, request)
-    wait = throttle.wait_seconds(keys, now)
+    counters = throttle.standing(keys, now)
+    wait = counters.wait
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, step="password", result="failure",
                       error_code=codes.THROTTLED, reason=f"throttled for {wait} s")
@@ -76,7 +77,7 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
                       result="failure", error_code=codes.BAD_CREDENTIALS,
                       reason="unknown user" if user is None else "wrong password")
         return PasswordResult(user=None)
-    throttle.clear(keys[0])
+    throttle.clear(keys[0], counters)
     if not user.is_active:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
                       result="failure", error_code=codes.ACCOUNT_DISABLED, reason="account disabled")
@@ -84,9 +85,10 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
     return PasswordResult(user=user)
 
 
-def decide(user: User, *, app: str = "portal") -> Decision:
+def decide(user: User, *, app: str = "portal", methods: list[Method] | None = None) -> Decision:
+    types = tuple(m.type for m in methods) if methods is not None else registered_types(user)
     facts = SignInFacts(user_id=user.pk, per_user_mfa_state=user.mfa_state,
-                        registered_methods=registered_types(user), is_admin=user.is_admin, app=app)
+                        registered_methods=types, is_admin=user.is_admin, app=app)
     return evaluate(facts)
 
 
@@ -102,7 +104,8 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
     """Try ``code`` against the person's code-based methods; count the attempt."""
     now = timezone.now()
     mfa_key = throttle.key_for("mfa", str(user.pk))
-    wait = throttle.wait_seconds([mfa_key], now)
+    counters = throttle.standing([mfa_key], now)
+    wait = counters.wait
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
                       result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s")
@@ -111,7 +114,7 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
     for method in Method.objects.filter(user=user, type="totp"):
         outcome = registry.get(method.type).verify(method=method, response=code, now=now)
         if outcome.ok:
-            throttle.clear(mfa_key)
+            throttle.clear(mfa_key, counters)
             return CodeResult(ok=True, method=method)
         reasons.add(outcome.reason)
     if reasons == {"malformed"}:

@@ -37,12 +37,27 @@ def key_for(kind: str, value: str) -> str:
     return f"{kind}:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:40]}"
 
 
+@dataclass(frozen=True)
+class Standing:
+    wait: int  # seconds until every key allows another attempt (0 = now)
+    counted: frozenset[str]  # keys that have a counter (only these need clearing)
+
+
+def standing(keys: list[str], now: datetime) -> Standing:
+    """One read for both questions a sign-in step asks: must it wait, and is there anything to
+    clear after a success."""
+    worst = 0
+    counted = set()
+    for key, blocked_until in Throttle.objects.filter(key__in=keys).values_list("key", "blocked_until"):
+        counted.add(key)
+        if blocked_until and blocked_until > now:
+            worst = max(worst, math.ceil((blocked_until - now).total_seconds()))
+    return Standing(wait=worst, counted=frozenset(counted))
+
+
 def wait_seconds(keys: list[str], now: datetime) -> int:
     """How long until every key allows another attempt (0 = now)."""
-    worst = 0
-    for row in Throttle.objects.filter(key__in=keys, blocked_until__gt=now):
-        worst = max(worst, math.ceil((row.blocked_until - now).total_seconds()))
-    return worst
+    return standing(keys, now).wait
 
 
 def record_failure(key: str, limit: Limit, now: datetime) -> int:
@@ -74,8 +89,9 @@ def purge_stale(now: datetime) -> int:
     return deleted
 
 
-def clear(key: str) -> None:
-    # Almost always there is nothing to clear: a read, rather than a write that would take
-    # SQLite's database-wide write lock on every successful sign-in.
-    if Throttle.objects.filter(key=key).exists():
-        Throttle.objects.filter(key=key).delete()
+def clear(key: str, standing: Standing | None = None) -> None:
+    """Forget ``key``'s failures. Given the ``standing`` read earlier in the same step, a key with
+    no counter costs nothing (no write, so no SQLite write lock on every successful sign-in)."""
+    if standing is not None and key not in standing.counted:
+        return
+    Throttle.objects.filter(key=key).delete()

@@ -35,7 +35,7 @@ def _continue(request, flow: Flow):
     return redirect(STAGE_URLS[flow.stage])
 
 
-def _show_stage(request, flow: Flow):
+def _show_stage(request, flow: Flow, *, user: User | None = None, methods=None):
     """Answer a successful POST with the next step's page itself (its form posts to that step's
     own URL), saving the browser a redirect round trip per step."""
     if flow.stage == Stage.PASSWORD:
@@ -45,10 +45,10 @@ def _show_stage(request, flow: Flow):
     if flow.stage == Stage.INTERRUPT:
         return render(request, "signin/interrupt.html", {"flow": flow})
     if flow.stage == Stage.MFA and flow.user_id:
-        user = _user_of(flow)
+        user = user or _user_of(flow)
         if user is not None:
-            return render(request, "signin/verify.html", {"form": CodeForm(), "flow": flow,
-                                                          "methods": methods_of(user)})
+            return render(request, "signin/verify.html", {
+                "form": CodeForm(), "flow": flow, "methods": methods if methods is not None else methods_of(user)})
     return _continue(request, flow)
 
 
@@ -134,7 +134,8 @@ def password(request):
 
 
 def _after_primary(request, flow: Flow, user: User):
-    decision = decide(user)
+    methods = methods_of(user)
+    decision = decide(user, methods=methods)
     flow.requirement = decision.requirement if decision.needs_second_factor else ""
     if decision.outcome == Outcome.ALLOW:
         finish(request, flow, user, amr=flow.amr)
@@ -155,7 +156,7 @@ def _after_primary(request, flow: Flow, user: User):
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step=step,
                   result="interrupted", error_code=decision.error_code, reason=decision.reasons[0].detail,
                   requirement=decision.requirement)
-    return _show_stage(request, flow)
+    return _show_stage(request, flow, user=user, methods=methods)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
