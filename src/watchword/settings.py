@@ -136,7 +136,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("WATCHWORD_SECURE_COOKIES", _secure)
 SESSION_COOKIE_AGE = env_int("WATCHWORD_SESSION_SECONDS", 8 * 3600, minimum=300, maximum=90 * 86400)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "watchword.signin.sessions"
 CSRF_COOKIE_NAME = "watchword_csrf"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
