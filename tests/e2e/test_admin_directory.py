@@ -38,6 +38,13 @@ def test_admin_imports_people_from_csv_and_sees_bad_rows_by_line(server, admin_p
     expect(page.get_by_label("Office phone", exact=True)).to_have_value("+1 4255550100 x123")
     shots(page, "imported-user")
 
+    # Resetting the password asks first, then shows the new one-time password once.
+    page.get_by_role("link", name="Reset password").click()
+    expect(page.get_by_role("heading", name="Reset password?")).to_be_visible()
+    shots(page, "confirm-reset-password")
+    page.get_by_role("button", name="Reset password").click()
+    expect(page.locator("#one-time-password")).to_have_text(re.compile(r"^\w{4}-\w{4}-\w{4}-\w{4}$"))
+
 
 def test_admin_builds_a_group_and_bad_input_gets_a_clear_message(server, admin_page, shots):
     page = admin_page

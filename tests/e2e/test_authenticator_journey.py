@@ -190,7 +190,9 @@ def test_admin_enables_mfa_and_person_enrols_and_signs_in_with_codes(server, bro
     shots(page, "person-security-info")
 
     # Deleting the only method of an Enforced person is refused with an explanation.
-    page.get_by_role("button", name=re.compile("^Delete Authenticator app")).click()
+    page.get_by_role("link", name=re.compile("^Delete Authenticator app")).click()
+    expect(page.get_by_role("heading", name="Delete authenticator app?")).to_be_visible()
+    page.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("You can't delete your only sign-in method")).to_be_visible()
     shots(page, "person-delete-refused")
 

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from watchword.core.errors import WatchwordError
 from watchword.directory.errors import UserNotFound
@@ -158,13 +158,41 @@ def user_detail(request, user_id: int):
     })
 
 
+CONFIRM = {
+    "reregister": ("Require re-registration?",
+                   "All of {name}'s sign-in methods are deleted and they are signed out everywhere. At their next "
+                   "sign-in they must register again (\u201cMore information required\u201d).",
+                   "Require re-registration"),
+    "revoke": ("Revoke MFA sessions?",
+               "{name} is signed out of every browser and must sign in again, with MFA where it applies.",
+               "Revoke sessions"),
+    "reset-password": ("Reset password?",
+                       "{name} gets a new one-time password, shown once on the next page, and is signed out "
+                       "everywhere. They must choose a new password at their next sign-in.",
+                       "Reset password"),
+    "disable": ("Disable the account?",
+                "{name} can no longer sign in and is signed out everywhere. You can enable the account again "
+                "later; nothing is deleted.",
+                "Disable account"),
+}
+
+
 @admin_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def user_action(request, user_id: int, action: str):
+    """Actions on one person. Those that take something away ask first (GET shows what will
+    happen; the confirmation POSTs back here)."""
     target = _target(request, user_id)
     if target is None:
         messages.error(request, "There is no such user, or you may not manage them.")
         return redirect("directory:user_list")
+    if request.method != "POST":
+        if action not in CONFIRM:
+            return redirect("directory:user_detail", user_id=target.pk)
+        title, text, button = CONFIRM[action]
+        return render(request, "directory/confirm.html", {
+            "target": target, "title": title, "text": text.format(name=target.display_name), "button": button,
+            "action": action})
     try:
         if action == "mfa-state":
             set_mfa_state(target, request.POST.get("mfa_state"), actor=request.user, request=request)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.utils import timezone
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from watchword.audit.services import record_change
 from watchword.core.errors import WatchwordError
+from watchword.directory.services import change_own_password
 from watchword.directory.phones import display_phone
 from watchword.methods import registry
 from watchword.methods.services import (
@@ -18,11 +22,47 @@ from watchword.methods.services import (
     set_default_method,
 )
 from watchword.portal import wizard
+from watchword.portal.forms import ChangePasswordForm
+from watchword.signin import throttle
+from watchword.signin.services import account_limit
 from watchword.signin.guards import fresh_mfa_required, signed_in_required
 
 
 def home(request):
     return redirect("portal:myaccount" if request.user.is_authenticated else "signin:start")
+
+
+@signed_in_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_password(request):
+    """Change your own password: the current one first (counted like a sign-in failure when
+    wrong), then the new one twice. Other browsers are signed out; this one stays signed in."""
+    form = ChangePasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        now = timezone.now()
+        key = throttle.key_for("acct", user.upn)
+        counters = throttle.standing([key], now)
+        if counters.wait:
+            form.add_error("current_password", f"Too many wrong passwords. Wait {counters.wait} seconds, "
+                                               "then try again.")
+        elif not user.check_password(form.cleaned_data["current_password"]):
+            throttle.record_failure(key, account_limit(), now)
+            record_change(actor=user, action="user.password.change", target=user, result="failure",
+                          reason="current password wrong", request=request)
+            form.add_error("current_password", "Your current password is incorrect.")
+        else:
+            try:
+                user = change_own_password(user, form.cleaned_data["new_password"], request=request)
+            except WatchwordError as exc:
+                form.add_error("new_password", exc.public_message)
+            else:
+                throttle.clear(key, counters)
+                update_session_auth_hash(request, user)
+                messages.success(request, "Your password was changed. Other browsers where you were signed "
+                                          "in have been signed out.")
+                return redirect("portal:myaccount")
+    return render(request, "portal/change_password.html", {"form": form})
 
 
 @signed_in_required
@@ -67,8 +107,17 @@ def add_authenticator(request):
 
 
 @fresh_mfa_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def delete(request, method_id: int):
+    """"Delete" asks first (GET shows what will be deleted and what that means), then deletes."""
+    method = request.user.methods.filter(pk=method_id).first()
+    if method is None:
+        messages.error(request, "That sign-in method does not exist.")
+        return redirect("portal:securityinfo")
+    if request.method != "POST":
+        return render(request, "portal/delete_method.html", {
+            "method": method, "label": registry.get(method.type).label,
+            "only_one": request.user.methods.count() == 1})
     try:
         delete_method(request.user, method_id, actor=request.user, request=request)
     except WatchwordError as exc:
