@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from watchword.directory.models import MfaState, User
+from watchword.directory.groups import create_group
 from watchword.directory.services import create_user
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,10 @@ FORMS = {
     "default method": ("/mysecurityinfo/default", ["method"]),
     "add authenticator code": ("/mysecurityinfo/add/authenticator?step=code", ["code"]),
     "sign out": ("/signout", []),
+    "change password": ("/myaccount/password", ["current_password", "new_password", "confirm_password"]),
+    "new group": ("/admin/groups", ["name", "description"]),
+    "group members": ("/admin/groups/{group}", ["action", "member"]),
+    "reset password": ("/admin/users/{adele}/reset-password", []),
     "cancel sign-in": ("/signin/cancel", []),
 }
 
@@ -64,6 +69,10 @@ class People:
                                                      actor="cli"))
 
     @property
+    def finance(self):
+        return self._once("finance", lambda: create_group({"name": "Finance"}, actor="cli"))
+
+    @property
     def diego(self):
         return self._once("diego", lambda: self._make_person("Diego Siciliani", mfa_state="enabled"))
 
@@ -90,14 +99,17 @@ def at_form(people, sign_in):
             sign_in.password(client, people.diego.upn)
             client.post("/signin/more-information")
             client.post("/signin/register?step=app")
-        elif form in ("new user", "user properties", "bulk MFA", "MFA state", "CSV import"):
+        elif form in ("new user", "user properties", "bulk MFA", "MFA state", "CSV import", "new group",
+                      "group members", "reset password"):
             sign_in.password(client, people.megan.upn)
-        elif form in ("default method", "add authenticator code", "sign out"):
+        elif form in ("default method", "add authenticator code", "sign out", "change password"):
             sign_in.with_code(client, people.adele.upn, people.adele_app.fresh_code())
             client.post("/mysecurityinfo/add/authenticator?step=app")
         address, _ = FORMS[form]
         if "{adele}" in address:
             address = address.format(adele=people.adele.pk)
+        if "{group}" in address:
+            address = address.format(group=people.finance.pk)
         return client, address
 
     return prepare
