@@ -379,9 +379,13 @@ SERVE_OPTIONS = ["--worker-class", "sync", "--timeout", "30", "--graceful-timeou
 
 
 def start_server(env: dict, port: int, workers: int | None, log_path: Path,
-                 gunicorn: str | None = None) -> subprocess.Popen:
+                 gunicorn: str | None = None, uvicorn: bool = False) -> subprocess.Popen:
     log = open(log_path, "w")
-    if gunicorn is None:
+    if uvicorn:  # experiment: the same application under ASGI (uvicorn workers)
+        cmd = [PYTHON, "-m", "uvicorn", "watchword.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers or max(2, os.cpu_count() or 1)), "--no-access-log", "--log-level", "warning"]
+        subprocess.run([PYTHON, "-m", "watchword.cli", "manage", "migrate", "--verbosity", "0"], env=env, check=True)
+    elif gunicorn is None:
         cmd = [PYTHON, "-m", "watchword.cli", "serve", "--bind", f"127.0.0.1:{port}"]
         if workers:
             cmd += ["--workers", str(workers)]
@@ -452,7 +456,7 @@ def run(args) -> dict:
         base_before = hash_baseline(params, args.hash_procs, args.baseline_seconds)
         log(f"baseline before: {base_before['hash_per_s']:.1f} hash/s with {args.hash_procs} processes")
 
-        server = start_server(env, port, args.workers, data_dir / "serve.log", args.gunicorn)
+        server = start_server(env, port, args.workers, data_dir / "serve.log", args.gunicorn, args.uvicorn)
         log(f"server: pid {server.pid}, http://127.0.0.1:{port}")
 
         if args.py_spy:
@@ -558,7 +562,8 @@ def run(args) -> dict:
         "waited_s": sum(r["waited"] for r in results),
         "errors": errors, "error_samples": [e for r in results for e in r["errors"]],
         "settings": args.settings or "watchword.settings",
-        "server": f"gunicorn {args.gunicorn}" if args.gunicorn is not None else "watchword serve",
+        "server": ("uvicorn watchword.asgi:application" if args.uvicorn else
+                   f"gunicorn {args.gunicorn}" if args.gunicorn is not None else "watchword serve"),
         "per_request_ms": {k: request_stats(k, v) for k, v in sorted(per_request.items(), key=lambda kv: order.index(kv[0])
                                               if kv[0] in order else 99)},
     }
@@ -590,7 +595,7 @@ def report(r: dict) -> None:
         ("errors", f"{r['errors']}"),
     ]
     width = max(len(k) for k, _ in rows)
-    print(f"\nWatchword sign-in benchmark — {r['date']}, {r['cores']} cores, {r['workers']} gunicorn workers, "
+    print(f"\nWatchword sign-in benchmark — {r['date']}, {r['cores']} cores, {r['workers']} server workers, "
           f"{r['clients']} clients, {r['users']} people\n  server: {r['server']}, settings {r['settings']}")
     for key, value in rows:
         print(f"  {key.ljust(width)}  {value}")
@@ -613,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3, help="load before the window (default 3)")
     parser.add_argument("--clients", type=int, default=3, help="concurrent client processes (default 3)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: the server's own default, 2 per core)")
+                        help="server workers (default: the server's own default, one per core)")
     parser.add_argument("--users", type=int, default=2000,
                         help="people to sign in (default 2000: a code verifies once per person and time step, so "
                              "N ÷ 30 s bounds the sustainable rate)")
@@ -626,6 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gunicorn", metavar="ARGS",
                         help="experiment: run gunicorn directly with serve's options plus ARGS, write it as "
                              "--gunicorn='--no-access-log' or '--worker-class gthread --threads 1 --keep-alive 5'")
+    parser.add_argument("--uvicorn", action="store_true",
+                        help="experiment: serve the same application under ASGI with uvicorn workers (needs "
+                             "'.venv/bin/pip install uvicorn') instead of watchword serve's WSGI workers")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--py-spy", metavar="FILE",
                         help="sample the server with py-spy during the run; collapsed stacks to FILE (adds load)")
