@@ -31,7 +31,7 @@ def main() -> int:
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="watchword-enum-"))
     os.environ.update(WATCHWORD_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="watchword.settings",
-                      WATCHWORD_LOG_LEVEL="WARNING", WATCHWORD_THROTTLE_ACCOUNT_FREE="1000",
+                      WATCHWORD_LOG_LEVEL="WARNING", WATCHWORD_THROTTLE_ACCOUNT_FREE="1000", WATCHWORD_THROTTLE_PAIR_FREE="1000",
                       WATCHWORD_THROTTLE_IP_FREE="100000")
     try:
         subprocess.run([sys.executable, "-m", "watchword.cli", "init"], env=os.environ, check=True,

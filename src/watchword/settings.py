@@ -122,10 +122,16 @@ LOGIN_URL = "/signin"
 MFA_FRESHNESS_SECONDS = env_int("WATCHWORD_MFA_FRESHNESS_SECONDS", 600, minimum=60, maximum=86400)
 MFA_CODE_ATTEMPTS = env_int("WATCHWORD_MFA_CODE_ATTEMPTS", 5, minimum=1, maximum=20)
 SIGNIN_FLOW_SECONDS = env_int("WATCHWORD_SIGNIN_FLOW_SECONDS", 900, minimum=60, maximum=3600)
-THROTTLE_ACCOUNT_FREE = env_int("WATCHWORD_THROTTLE_ACCOUNT_FREE", 5, minimum=1, maximum=1000)
-THROTTLE_ACCOUNT_MAX_DELAY = env_int("WATCHWORD_THROTTLE_ACCOUNT_MAX_DELAY", 300, minimum=1, maximum=86400)
-THROTTLE_IP_FREE = env_int("WATCHWORD_THROTTLE_IP_FREE", 20, minimum=1, maximum=100000)
-THROTTLE_IP_MAX_DELAY = env_int("WATCHWORD_THROTTLE_IP_MAX_DELAY", 900, minimum=1, maximum=86400)
+# Growing delays after failures (see docs/security.md): per account name from one IP address
+# (stops guessing there), per account name from anywhere (gentler: slows distributed guessing
+# without letting a stranger hold the person up for long) and per IP address across names
+# (password spraying; high enough that an office behind one NAT address is not slowed by typos).
+THROTTLE_PAIR_FREE = env_int("WATCHWORD_THROTTLE_PAIR_FREE", 5, minimum=1, maximum=1000)
+THROTTLE_PAIR_MAX_DELAY = env_int("WATCHWORD_THROTTLE_PAIR_MAX_DELAY", 900, minimum=1, maximum=86400)
+THROTTLE_ACCOUNT_FREE = env_int("WATCHWORD_THROTTLE_ACCOUNT_FREE", 20, minimum=1, maximum=1000)
+THROTTLE_ACCOUNT_MAX_DELAY = env_int("WATCHWORD_THROTTLE_ACCOUNT_MAX_DELAY", 60, minimum=1, maximum=86400)
+THROTTLE_IP_FREE = env_int("WATCHWORD_THROTTLE_IP_FREE", 50, minimum=1, maximum=100000)
+THROTTLE_IP_MAX_DELAY = env_int("WATCHWORD_THROTTLE_IP_MAX_DELAY", 300, minimum=1, maximum=86400)
 SEAL_KEYRING = Path(env_str("WATCHWORD_SEAL_KEYRING", str(DATA_DIR / "keys" / "seal.json")))
 
 # --- sessions, cookies, transport ----------------------------------------------------------

@@ -31,6 +31,10 @@ def account_limit() -> throttle.Limit:
     return throttle.Limit(settings.THROTTLE_ACCOUNT_FREE, settings.THROTTLE_ACCOUNT_MAX_DELAY)
 
 
+def pair_limit() -> throttle.Limit:
+    return throttle.Limit(settings.THROTTLE_PAIR_FREE, settings.THROTTLE_PAIR_MAX_DELAY)
+
+
 def ip_limit() -> throttle.Limit:
     return throttle.Limit(settings.THROTTLE_IP_FREE, settings.THROTTLE_IP_MAX_DELAY)
 
@@ -40,11 +44,19 @@ def mfa_limit() -> throttle.Limit:
 
 
 def password_throttle_keys(name: str, request) -> list[str]:
-    keys = [throttle.key_for("acct", normalise_upn(name))]
+    """The counters a password attempt is held against: this name from this address, this name
+    from anywhere, this address for any name."""
+    name = normalise_upn(name)
+    keys = [throttle.key_for("acct", name)]
     ip = client_ip(request)
     if ip:
-        keys.append(throttle.key_for("ip", ip))
+        keys += [throttle.key_for("pair", f"{name}|{ip}"), throttle.key_for("ip", ip)]
     return keys
+
+
+def limit_for(key: str) -> throttle.Limit:
+    kind = key.split(":", 1)[0]
+    return {"acct": account_limit, "pair": pair_limit, "ip": ip_limit}[kind]()
 
 
 @dataclass(frozen=True)
@@ -72,12 +84,14 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
         ok = user.check_password(password)  # re-hashes transparently if the parameters changed
     if not ok:
         for key in keys:
-            throttle.record_failure(key, account_limit() if key.startswith("acct:") else ip_limit(), now)
+            throttle.record_failure(key, limit_for(key), now)
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
                       result="failure", error_code=codes.BAD_CREDENTIALS,
                       reason="unknown user" if user is None else "wrong password")
         return PasswordResult(user=None)
-    throttle.clear(keys[0], counters)
+    for key in keys:
+        if not key.startswith("ip:"):  # one person's success does not excuse the address
+            throttle.clear(key, counters)
     if not user.is_active:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
                       result="failure", error_code=codes.ACCOUNT_DISABLED, reason="account disabled")

@@ -4,6 +4,7 @@ how long to wait."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -26,14 +27,23 @@ def delay_of(key: str) -> float:
     return (row.blocked_until - row.last_failure_at).total_seconds() if row.blocked_until else 0
 
 
+_addresses = (f"198.18.{n // 256}.{n % 256}" for n in itertools.count(1))
+
+
+def from_somewhere_new() -> Client:
+    """A browser at an address not used before (guesses spread over many addresses)."""
+    return Client(REMOTE_ADDR=next(_addresses))
+
+
 def fail_until_a_four_second_wait(sign_in, client, upn: str, settings) -> None:
-    """Wrong passwords up to the free allowance, then two more, each after the previous delay
-    ran out: the waits are 1 s, 2 s and then 4 s (long enough for the next request to meet it)."""
+    """Wrong passwords for ``upn`` from ever new addresses, up to the account's free allowance,
+    then two more, each after the previous delay ran out: the account's waits are 1 s, 2 s and
+    then 4 s (long enough for the next request to meet it). ``client`` is not used for them."""
     for _ in range(settings.THROTTLE_ACCOUNT_FREE):
-        sign_in.password(client, upn, WRONG)
+        sign_in.password(from_somewhere_new(), upn, WRONG)
     for _ in range(2):
         let_throttle_time_pass(10)
-        sign_in.password(client, upn, WRONG)
+        sign_in.password(from_somewhere_new(), upn, WRONG)
 
 
 def waited(response) -> int | None:
@@ -46,7 +56,7 @@ def is_signed_in(client) -> bool:
 
 
 def test_the_free_wrong_passwords_do_not_slow_the_person_down(client, sign_in, adele, settings):
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE - 1):
+    for _ in range(settings.THROTTLE_PAIR_FREE - 1):
         sign_in.password(client, adele.upn, WRONG)
 
     sign_in.password(client, adele.upn)
@@ -54,14 +64,49 @@ def test_the_free_wrong_passwords_do_not_slow_the_person_down(client, sign_in, a
     assert is_signed_in(client)
 
 
+def test_wrong_passwords_from_anywhere_up_to_the_accounts_allowance_do_not_slow_the_person_down(
+        client, sign_in, adele, settings):
+    for _ in range(settings.THROTTLE_ACCOUNT_FREE - 1):
+        sign_in.password(from_somewhere_new(), adele.upn, WRONG)
+
+    sign_in.password(client, adele.upn)
+
+    assert is_signed_in(client)
+
+
+def test_guessing_from_one_address_slows_that_address_down_for_that_account(sign_in, adele, settings):
+    guesser = Client(REMOTE_ADDR="203.0.113.77")
+    for _ in range(settings.THROTTLE_PAIR_FREE + 2):
+        let_throttle_time_pass(10)
+        sign_in.password(guesser, adele.upn, WRONG)
+
+    response = sign_in.password(guesser, adele.upn)
+
+    assert waited(response) is not None
+    assert not is_signed_in(guesser)
+
+
+def test_a_stranger_guessing_from_elsewhere_does_not_hold_the_person_up_at_their_own_address(
+        sign_in, adele, settings):
+    guesser = Client(REMOTE_ADDR="203.0.113.77")
+    for _ in range(settings.THROTTLE_PAIR_FREE + 3):
+        let_throttle_time_pass(10)
+        sign_in.password(guesser, adele.upn, WRONG)
+
+    adele_at_work = Client(REMOTE_ADDR="192.0.2.44")
+    sign_in.password(adele_at_work, adele.upn)
+
+    assert is_signed_in(adele_at_work)
+
+
 def test_each_wrong_password_past_the_free_ones_doubles_the_accounts_wait(client, sign_in, adele, settings):
     key = key_for("acct", adele.upn)
     for _ in range(settings.THROTTLE_ACCOUNT_FREE):
-        sign_in.password(client, adele.upn, WRONG)
+        sign_in.password(from_somewhere_new(), adele.upn, WRONG)
     waits = [delay_of(key)]
     for _ in range(2):
         let_throttle_time_pass(10)
-        sign_in.password(client, adele.upn, WRONG)
+        sign_in.password(from_somewhere_new(), adele.upn, WRONG)
         waits.append(delay_of(key))
 
     assert waits == [1, 2, 4]
@@ -123,10 +168,10 @@ def test_one_accounts_wait_does_not_stop_another_person(client, sign_in, adele, 
 
 def test_a_successful_sign_in_starts_the_account_count_again(sign_in, adele, settings):
     for _ in range(settings.THROTTLE_ACCOUNT_FREE - 1):
-        sign_in.password(Client(), adele.upn, WRONG)
+        sign_in.password(from_somewhere_new(), adele.upn, WRONG)
     sign_in.password(Client(), adele.upn)
     for _ in range(settings.THROTTLE_ACCOUNT_FREE - 1):
-        sign_in.password(Client(), adele.upn, WRONG)
+        sign_in.password(from_somewhere_new(), adele.upn, WRONG)
 
     client = Client()
     sign_in.password(client, adele.upn)
@@ -136,7 +181,7 @@ def test_a_successful_sign_in_starts_the_account_count_again(sign_in, adele, set
 
 def test_failures_are_forgotten_after_an_hour_without_one(client, sign_in, adele, settings):
     for _ in range(settings.THROTTLE_ACCOUNT_FREE):
-        sign_in.password(client, adele.upn, WRONG)
+        sign_in.password(from_somewhere_new(), adele.upn, WRONG)
     let_throttle_time_pass(3601)
 
     sign_in.password(client, adele.upn, WRONG)
