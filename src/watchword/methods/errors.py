@@ -47,3 +47,29 @@ class MethodNotFound(WatchwordError):
 
 class DuplicateMethodType(Exception):
     """Two modules registered the same method type: a programming error, raised at import."""
+
+
+class PushProtocolError(WatchwordError):
+    """A device's request does not pass the push protocol's checks. ``code`` is one of the stable
+    codes in docs/push-protocol.md; the message never says more than the code does."""
+
+    code = "push_protocol_error"
+    MESSAGES = {
+        "public_key_invalid": "The device key is not a P-256 public key.",
+        "token_invalid": "The device token is malformed.",
+        "token_replayed": "This device token was already used; make a new one.",
+        "stale_token": "The device's clock is too far from the server's.",
+        "device_unknown": "This device is not registered.",
+        "signature_invalid": "The signature does not verify.",
+        "answer_malformed": "The answer is malformed.",
+        "answer_replayed": "This answer was already received.",
+        "challenge_unknown": "There is no such sign-in request.",
+        "challenge_answered": "This sign-in request was already answered.",
+        "challenge_expired": "This sign-in request has expired.",
+        "stale_answer": "The answer's time is too far from the server's clock.",
+    }
+
+    def __init__(self, *, code: str, field: str | None = None, **detail: object) -> None:
+        super().__init__(self.MESSAGES.get(code, "The request does not follow the push protocol."), field=field,
+                         **detail)
+        self.code = code
