@@ -49,8 +49,9 @@ def main() -> int:
             _, page = browser.call("POST", "/signin", {"csrfmiddlewaretoken": CSRF.search(page).group(1),
                                                        "name": name, "next": ""})
             token = CSRF.search(page).group(1)
+            flow = re.search(r'name="flow" value="([^"]+)"', page).group(1)
             start = time.perf_counter()
-            _, page = browser.call("POST", "/signin/password", {"csrfmiddlewaretoken": token,
+            _, page = browser.call("POST", "/signin/password", {"csrfmiddlewaretoken": token, "flow": flow,
                                                                 "password": "not the password"})
             elapsed = time.perf_counter() - start
             assert "Your account or password is incorrect" in page

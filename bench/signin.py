@@ -209,6 +209,16 @@ class Browser:
         raise Failure(f"POST {path}: {status} {_snippet(text)}")
 
 
+FLOW_RE = re.compile(r'name="flow" value="([^"]*)"')
+
+
+def _flow_token(page: str) -> str:
+    """The signed sign-in the password page carries in its form (nothing is stored server-side
+    before the password is right)."""
+    match = FLOW_RE.search(page)
+    return match.group(1) if match else ""
+
+
 def _snippet(text: str) -> str:
     for pattern in (r'role="alert"[^>]*>([^<]+)', r'class="error"[^>]*>([^<]+)', r"<title>([^<]+)"):
         m = re.search(pattern, text)
@@ -225,7 +235,7 @@ def sign_in(b: Browser, person: dict, code_for) -> None:
     if where != "/signin/password":
         raise Failure(f"after name: sent to {where}")
     page = page or b.get(where)
-    where, page = b.post(where, {"password": person["password"]}, page)
+    where, page = b.post(where, {"password": person["password"], "flow": _flow_token(page)}, page)
     if where != "/signin/verify":
         raise Failure(f"after password: sent to {where}")
     page = page or b.get(where)

@@ -58,10 +58,16 @@ class SignIn:
     def name(client, upn: str, **extra):
         return client.post("/signin", {"name": upn}, **extra)
 
+    @staticmethod
+    def flow_token(response) -> str:
+        """The signed sign-in flow the password page carries in its form."""
+        match = re.search(r'name="flow" value="([^"]*)"', response.content.decode())
+        return match.group(1) if match else ""
+
     @classmethod
     def password(cls, client, upn: str, password: str = PASSWORD, **extra):
-        cls.name(client, upn, **extra)
-        return client.post("/signin/password", {"password": password}, **extra)
+        page = cls.name(client, upn, **extra)
+        return client.post("/signin/password", {"password": password, "flow": cls.flow_token(page)}, **extra)
 
     @classmethod
     def with_code(cls, client, upn: str, code: str, password: str = PASSWORD):

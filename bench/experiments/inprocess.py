@@ -83,7 +83,9 @@ def measure(people: list[dict], args) -> int:
         r = call(c, "GET", "/signin")
         r = call(c, "POST", "/signin", {"csrfmiddlewaretoken": token(r), "name": person["upn"], "next": ""})
         assert r.status_code == 200 and b'action="/signin/password"' in r.content, r
-        r = call(c, "POST", "/signin/password", {"csrfmiddlewaretoken": token(r), "password": person["password"]})
+        flow = re.search(r'name="flow" value="([^"]+)"', r.content.decode()).group(1)
+        r = call(c, "POST", "/signin/password", {"csrfmiddlewaretoken": token(r), "password": person["password"],
+                                                 "flow": flow})
         assert r.status_code == 200 and b'action="/signin/verify"' in r.content, r
         step = int(time.time()) // 30
         use = step if step > person["last_step"] else step + 1

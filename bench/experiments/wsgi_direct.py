@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 BENCH = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCH))
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+FLOW = re.compile(r'name="flow" value="([^"]+)"')
 
 
 class Browser:
@@ -86,7 +87,8 @@ def main() -> int:
             _, page = timed(b, "POST", "/signin", {"csrfmiddlewaretoken": CSRF.search(page).group(1),
                                                    "name": person["upn"], "next": ""})
             _, page = timed(b, "POST", "/signin/password", {"csrfmiddlewaretoken": CSRF.search(page).group(1),
-                                                            "password": person["password"]})
+                                                            "password": person["password"],
+                                                            "flow": FLOW.search(page).group(1)})
             step = int(time.time()) // 30
             use = step if step > person["last_step"] else step + 1
             person["last_step"] = use

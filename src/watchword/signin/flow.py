@@ -6,8 +6,12 @@
                                                   ├─ require_registration ──▶ interrupt ──▶ register ──▶ done
                                                   └─ block ─────────────────────▶ (refused)
 
-Each view checks that the flow is at its stage (``expect``); a request for any other stage is
-sent back to where the flow really is, so no step can be skipped.
+Each view checks that the flow is at its stage; a request for any other stage is sent back to
+where the flow really is, so no step can be skipped.
+
+Until the password is right, the flow lives in a signed value in the password form, not in the
+session: typing a name (which anyone can do, any number of times) writes nothing to the
+database. The session holds the flow from the first step a correct password unlocks.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
+from django.core import signing
 
 SESSION_KEY = "watchword_signin"
 
@@ -61,6 +66,45 @@ class Flow:
     @property
     def expired(self) -> bool:
         return time.time() - self.started > settings.SIGNIN_FLOW_SECONDS
+
+
+NAME_STEP_SALT = "watchword.signin.name-step"
+MAX_TOKEN = 2048
+
+
+class NameStepExpired(Exception):
+    """The password form was filled in after the sign-in's time ran out."""
+
+    def __init__(self, flow: "Flow | None") -> None:
+        super().__init__("sign-in expired")
+        self.flow = flow
+
+
+def name_step_token(flow: Flow) -> str:
+    """The flow so far (a name typed at a time), signed, for the password form to carry."""
+    return signing.dumps({"i": flow.id, "n": flow.name, "x": flow.next_url, "s": int(flow.started)},
+                         salt=NAME_STEP_SALT)
+
+
+def from_name_step_token(token: object) -> Flow | None:
+    """The flow a password form carries; ``None`` when it is missing or was not made here."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
+        return None
+    try:
+        return _flow_of(signing.loads(token, salt=NAME_STEP_SALT, max_age=settings.SIGNIN_FLOW_SECONDS))
+    except signing.SignatureExpired:
+        # Genuinely ours, only too old: say whose sign-in expired, for the sign-in log.
+        raise NameStepExpired(_flow_of(signing.loads(token, salt=NAME_STEP_SALT))) from None
+    except signing.BadSignature:
+        return None
+
+
+def _flow_of(data: object) -> Flow | None:
+    try:
+        return Flow(id=str(data["i"]), name=str(data["n"]), stage=Stage.PASSWORD, started=float(data["s"]),
+                    next_url=str(data["x"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def load(request) -> Flow | None:

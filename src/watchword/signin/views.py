@@ -39,7 +39,8 @@ def _show_stage(request, flow: Flow, *, user: User | None = None, methods=None):
     """Answer a successful POST with the next step's page itself (its form posts to that step's
     own URL), saving the browser a redirect round trip per step."""
     if flow.stage == Stage.PASSWORD:
-        return render(request, "signin/password.html", {"form": PasswordForm(), "flow": flow})
+        return render(request, "signin/password.html", {"form": PasswordForm(), "flow": flow,
+                                                        "flow_token": flows.name_step_token(flow)})
     if flow.stage == Stage.CHANGE_PASSWORD:
         return render(request, "signin/change_password.html", {"form": NewPasswordForm(), "flow": flow})
     if flow.stage == Stage.INTERRUPT:
@@ -95,9 +96,8 @@ def start(request):
         return HttpResponseRedirect(next_url or reverse("portal:myaccount"))
     form = NameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        flows.discard(request)
+        flows.discard(request)  # an earlier, unfinished sign-in in this browser ends here
         flow = Flow.start(form.cleaned_data["name"].strip(), next_url=next_url)
-        flows.save(request, flow)
         return _show_stage(request, flow)
     return render(request, "signin/name.html", {"form": form, "next": next_url,
                                                 "expired": request.GET.get("expired") == "1"})
@@ -105,9 +105,22 @@ def start(request):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def password(request):
-    flow, elsewhere = _current(request, Stage.PASSWORD)
-    if elsewhere:
-        return elsewhere
+    if request.method != "POST":
+        ongoing = flows.load(request)
+        if ongoing is not None and not ongoing.expired and ongoing.stage != Stage.PASSWORD:
+            return _continue(request, ongoing)
+        return redirect("signin:start")
+    try:
+        flow = flows.from_name_step_token(request.POST.get("flow"))
+    except flows.NameStepExpired as expired:
+        if expired.flow is not None:
+            record_signin(request=request, flow_id=expired.flow.id, typed_name=expired.flow.name, step="password",
+                          result="failure", error_code=codes.FLOW_EXPIRED, reason="sign-in expired")
+        return redirect(f"{reverse('signin:start')}?expired=1")
+    if flow is None:
+        ongoing = flows.load(request)
+        return _continue(request, ongoing) if ongoing is not None and not ongoing.expired else \
+            redirect("signin:start")
     form = PasswordForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -130,7 +143,8 @@ def password(request):
                               reason="one-time password must be changed")
                 return _show_stage(request, flow)
             return _after_primary(request, flow, result.user)
-    return render(request, "signin/password.html", {"form": form, "flow": flow, "error": error})
+    return render(request, "signin/password.html", {"form": form, "flow": flow, "error": error,
+                                                    "flow_token": flows.name_step_token(flow)})
 
 
 def _after_primary(request, flow: Flow, user: User):

@@ -22,8 +22,8 @@ def test_sign_in_account_and_admin_pages_are_never_cached(client, address):
     assert client.get(address)["Cache-Control"] == "no-store"
 
 
-def test_the_session_cookie_is_kept_from_scripts_and_other_sites(client, adele):
-    client.post("/signin", {"name": adele.upn})
+def test_the_session_cookie_is_kept_from_scripts_and_other_sites(client, sign_in, adele):
+    sign_in.password(client, adele.upn)
 
     cookie = client.cookies["watchword_session"]
     assert cookie["httponly"] is True

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 
@@ -44,15 +46,19 @@ def page(response) -> str:
 
 def without_tokens(html: str, name: str) -> str:
     """The page with the typed name and the per-request CSRF token blanked out."""
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html).replace(name, "NAME")
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+    html = re.sub(r'name="flow" value="[^"]+"', "", html)  # signed: differs with every name and time
+    return html.replace(name, "NAME")
 
 
 # --- the journeys ---------------------------------------------------------------------------
 
 
 def test_a_person_without_mfa_signs_in_with_name_and_password_and_reaches_my_account(client, sign_in, adele):
-    assert location(client.post("/signin", {"name": adele.upn})) == "/signin/password"
-    assert location(client.post("/signin/password", {"password": PASSWORD})) == "/myaccount"
+    name_step = client.post("/signin", {"name": adele.upn})
+    assert location(name_step) == "/signin/password"
+    password_step = client.post("/signin/password", {"password": PASSWORD, "flow": sign_in.flow_token(name_step)})
+    assert location(password_step) == "/myaccount"
 
     response = client.get("/myaccount")
     assert response.status_code == 200
@@ -150,13 +156,38 @@ def test_the_code_that_confirmed_registration_cannot_be_used_again_to_sign_in(cl
     assert location(client.get("/myaccount")).startswith("/signin")
 
 
-def test_signing_in_replaces_the_session_id(client, sign_in, adele):
-    client.post("/signin", {"name": adele.upn})
-    before = client.cookies["watchword_session"].value
+def test_signing_in_replaces_a_session_id_the_browser_already_had(client, sign_in, adele):
+    before = client.session.session_key  # e.g. planted by someone else before the person signs in
+    assert client.cookies["watchword_session"].value == before
 
-    client.post("/signin/password", {"password": PASSWORD})
+    sign_in.password(client, adele.upn)
 
+    assert client.get("/myaccount").status_code == 200
     assert client.cookies["watchword_session"].value != before
+
+
+def test_typing_a_name_stores_nothing_on_the_server(client, adele):
+    from django.contrib.sessions.models import Session
+
+    for n in range(5):
+        client.post("/signin", {"name": f"someone{n}@contoso.example"})
+
+    assert Session.objects.count() == 0
+    assert "watchword_session" not in client.cookies
+
+
+def test_a_password_form_whose_signed_sign_in_was_tampered_with_starts_again(client, sign_in, adele):
+    token = sign_in.flow_token(sign_in.name(client, "nobody@contoso.example"))
+    payload, _, rest = token.partition(":")  # signed JSON for nobody@…; sign in as Adele with it instead
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    data["n"] = adele.upn
+    forged = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=") \
+        + ":" + rest
+
+    response = client.post("/signin/password", {"password": PASSWORD, "flow": forged})
+
+    assert location(response) == "/signin"
+    assert location(client.get("/myaccount")).startswith("/signin")
 
 
 def test_signing_out_ends_the_session(client, sign_in, adele):
@@ -174,18 +205,22 @@ def test_a_signed_in_person_who_opens_the_sign_in_page_is_taken_to_my_account(cl
     assert location(client.get("/signin")) == "/myaccount"
 
 
-def test_after_sign_in_the_person_lands_on_the_page_they_asked_for(client, adele):
-    client.post("/signin?next=/mysecurityinfo", {"name": adele.upn})
+def test_after_sign_in_the_person_lands_on_the_page_they_asked_for(client, sign_in, adele):
+    page_ = client.post("/signin?next=/mysecurityinfo", {"name": adele.upn})
 
-    assert location(client.post("/signin/password", {"password": PASSWORD})) == "/mysecurityinfo"
+    response = client.post("/signin/password", {"password": PASSWORD, "flow": sign_in.flow_token(page_)})
+
+    assert location(response) == "/mysecurityinfo"
 
 
 @pytest.mark.parametrize("elsewhere", ["https://evil.example/", "//evil.example/", "/\\evil.example",
                                        "javascript:alert(1)"])
-def test_a_next_address_on_another_site_is_ignored(client, adele, elsewhere):
-    client.post("/signin", {"name": adele.upn, "next": elsewhere})
+def test_a_next_address_on_another_site_is_ignored(client, sign_in, adele, elsewhere):
+    page_ = client.post("/signin", {"name": adele.upn, "next": elsewhere})
 
-    assert location(client.post("/signin/password", {"password": PASSWORD})) == "/myaccount"
+    response = client.post("/signin/password", {"password": PASSWORD, "flow": sign_in.flow_token(page_)})
+
+    assert location(response) == "/myaccount"
 
 
 # --- not revealing who has an account -------------------------------------------------------
@@ -331,8 +366,8 @@ def test_opening_a_sign_in_stage_without_a_sign_in_in_progress_goes_back_to_the_
 def test_a_later_stage_cannot_be_reached_before_the_password(client, adele, stage):
     client.post("/signin", {"name": adele.upn})
 
-    assert location(client.get(stage)) == "/signin/password"
-    assert location(client.post(stage, {"code": "123456"})) == "/signin/password"
+    assert location(client.get(stage)).split("?")[0] == "/signin"
+    assert location(client.post(stage, {"code": "123456"})).split("?")[0] == "/signin"
 
 
 @pytest.mark.parametrize("stage", ["/signin/more-information", "/signin/register?step=app",
@@ -391,13 +426,15 @@ def test_an_account_disabled_between_password_and_code_cannot_finish_signing_in(
     assert location(client.get("/myaccount")).startswith("/signin")
 
 
-def test_a_sign_in_left_longer_than_the_limit_expires(client, adele, settings):
-    client.post("/signin", {"name": adele.upn})
-    session = client.session
-    session["watchword_signin"]["started"] = time.time() - settings.SIGNIN_FLOW_SECONDS - 1
-    session.save()
+def test_a_sign_in_left_longer_than_the_limit_expires(client, sign_in, adele, settings, monkeypatch):
+    from django.core import signing
 
-    response = client.post("/signin/password", {"password": PASSWORD})
+    long_ago = time.time() - settings.SIGNIN_FLOW_SECONDS - 5
+    monkeypatch.setattr(signing.time, "time", lambda: long_ago)
+    token = sign_in.flow_token(sign_in.name(client, adele.upn))
+    monkeypatch.undo()
+
+    response = client.post("/signin/password", {"password": PASSWORD, "flow": token})
 
     assert location(response) == "/signin?expired=1"
     assert "Your sign-in took too long and expired." in page(client.get("/signin?expired=1"))
