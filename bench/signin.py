@@ -629,8 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=3, help="concurrent client processes (default 3)")
     parser.add_argument("--workers", type=int, default=None,
                         help="server workers (default: the server's own default, one per core)")
-    parser.add_argument("--users", type=int, default=2000,
-                        help="people to sign in (default 2000: a code verifies once per person and time step, so "
+    parser.add_argument("--users", type=int, default=3000,
+                        help="people to sign in (default 3000: a code verifies once per person and time step, so "
                              "N ÷ 30 s bounds the sustainable rate)")
     parser.add_argument("--hash-procs", type=int, default=os.cpu_count() or 2,
                         help="processes for the Argon2id baseline (default: the machine's cores)")
