@@ -150,6 +150,8 @@ def create_user(data: dict, *, actor, request=None, password: str | None = None)
 
 def get_user(upn_or_id: object) -> User:
     text = str(upn_or_id).strip()
+    if not text or len(text) > 254 or "\x00" in text:  # PostgreSQL refuses NUL in any text parameter
+        raise UserNotFound()
     try:
         if text.isdigit():
             return User.objects.get(pk=int(text))
