@@ -32,8 +32,20 @@ def default_workers() -> int:
     return max(2, os.cpu_count() or 1)
 
 
+def control_socket_options() -> dict:
+    """gunicorn's control socket (for ``gunicornc``) in this installation's data folder, so two
+    installations on one machine never share one; off when the path is too long for a socket."""
+    from django.conf import settings
+
+    path = settings.DATA_DIR / "gunicorn.ctl"
+    if len(str(path)) > 100:
+        return {"control_socket_disable": True}
+    return {"control_socket": str(path)}
+
+
 def serve(*, bind: str, workers: int | None = None) -> None:
     WatchwordServer({
+        **control_socket_options(),
         "bind": bind,
         "workers": workers or default_workers(),
         "worker_class": "sync",
