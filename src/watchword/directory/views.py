@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from watchword.core.errors import WatchwordError
 from watchword.directory.errors import UserNotFound
 from watchword.directory.forms import CsvImportForm, UserFilterForm, UserForm
-from watchword.directory.imports import import_users_csv
+from watchword.directory.imports import MAX_ROWS_WEB, import_users_csv
 from watchword.directory.models import MfaState, User
 from watchword.directory.phones import display_phone
 from watchword.directory.services import (
@@ -114,7 +114,8 @@ def user_import(request):
     report = None
     if request.method == "POST" and form.is_valid():
         try:
-            report = import_users_csv(form.cleaned_data["file"].read(), actor=request.user, request=request)
+            report = import_users_csv(form.cleaned_data["file"].read(), actor=request.user, request=request,
+                                      max_rows=MAX_ROWS_WEB)
         except WatchwordError as exc:
             form.add_error("file", exc.public_message)
     return render(request, "directory/user_import.html", {"form": form, "report": report})

@@ -4,6 +4,7 @@ kept, and a file that is not a CSV Watchword can read is refused as a whole with
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from watchword.directory.imports import CsvInvalid, import_users_csv
 from watchword.directory.models import User
@@ -163,3 +164,15 @@ def test_an_authentication_administrator_cannot_import_admins_and_that_row_is_re
     assert report.errors == [(2, "Only a Global Administrator can change admin roles.")]
     assert User.objects.get(upn="lee.gu@contoso.example").role == "user"
     assert not User.objects.filter(upn="adele.vance@contoso.example").exists()
+
+
+def test_the_admin_page_sends_files_of_more_than_a_thousand_people_to_the_command_line(client, sign_in, megan):
+    sign_in.password(client, megan.upn)
+    rows = "".join(f"p{n}@contoso.example,Person {n}\n" for n in range(1001))
+    upload = SimpleUploadedFile("people.csv", ("upn,display_name\n" + rows).encode(), content_type="text/csv")
+
+    response = client.post("/admin/users/import", {"file": upload})
+
+    assert response.status_code == 200
+    assert "watchword user import FILE.csv" in response.content.decode()
+    assert not User.objects.filter(upn="p0@contoso.example").exists()
