@@ -3,6 +3,7 @@ policy engine what the sign-in needs, verify a second factor, and finish with a 
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -165,6 +166,15 @@ def finish(request, flow: Flow, user: User, *, amr: list[str], method: str = "")
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user,
                   step="reauth" if flow.reauth else "complete", result="success", method=method,
                   requirement=flow.requirement)
+    if secrets.randbelow(500) == 0:  # now and then, drop sessions that have expired
+        purge_expired_sessions()
+
+
+def purge_expired_sessions() -> int:
+    from django.contrib.sessions.models import Session
+
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
 
 
 def mfa_is_fresh(request) -> bool:

@@ -238,3 +238,4 @@ def test_wrong_codes_across_several_sign_ins_slow_down_further_codes(sign_in, ad
 
     assert re.search(r"Too many wrong codes\. Wait [1-4] seconds, then try again\.", response.content.decode())
     assert not is_signed_in(client)
+
