@@ -105,6 +105,13 @@ class Shots:
         return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_screenshots():
+    """Each run's screenshots only: none left over from an earlier run."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture
 def shots(request):
     return Shots(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))

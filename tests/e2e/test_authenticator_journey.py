@@ -196,6 +196,17 @@ def test_admin_enables_mfa_and_person_enrols_and_signs_in_with_codes(server, bro
     expect(page.get_by_text("You can't delete your only sign-in method")).to_be_visible()
     shots(page, "person-delete-refused")
 
+    # My account → Change password: the current one first, then the new one twice.
+    page.get_by_role("link", name="My account").click()
+    page.get_by_role("link", name="Change password").click()
+    page.get_by_label("Current password", exact=True).fill("Adele's own long passphrase 7")
+    page.get_by_label("New password", exact=True).fill("Adele's newer passphrase 8")
+    page.get_by_label("Confirm password", exact=True).fill("Adele's newer passphrase 8")
+    shots(page, "person-change-password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_text("Your password was changed.")).to_be_visible()
+    shots(page, "person-password-changed")
+
     # The admin sees the whole story in the sign-in log.
     admin.goto(f"{server.url}/admin/signins?user=adele")
     expect(admin.get_by_role("cell", name="50126").first).to_be_visible()
