@@ -12,4 +12,6 @@ def organisation(request):
         "nav": nav,
         "section": section,
         "min_length": settings.PASSWORD_MIN_LENGTH,
+        "admin_without_mfa": bool(nav == "admin" and user is not None and user.is_authenticated and user.is_admin
+                                  and not user.methods.exists()),
     }

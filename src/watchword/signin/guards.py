@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from watchword.core.views import permission_denied
-from watchword.signin.services import mfa_is_fresh
+from watchword.signin.services import SESSION_MFA_TIME, mfa_is_fresh
 
 
 def signed_in_required(view):
@@ -37,11 +37,17 @@ def fresh_mfa_required(view):
 
 
 def admin_required(view):
+    """Admin pages: an admin role, and — for an admin who has a second factor — a session in which
+    it was used (as the reference insists on MFA for its admin portals). An admin still without
+    one is reminded on every admin page to set it up."""
+
     @wraps(view)
     @signed_in_required
     def wrapper(request, *args, **kwargs):
         if not request.user.is_admin:
             return permission_denied(request)
+        if request.session.get(SESSION_MFA_TIME) is None and request.user.methods.exists():
+            return redirect(f"{reverse('signin:reverify')}?{urlencode({'next': request.get_full_path()})}")
         return view(request, *args, **kwargs)
 
     return wrapper
