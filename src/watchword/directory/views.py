@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from watchword.core.errors import WatchwordError
+from watchword.delivery.services import notify_mfa_enabled_many
 from watchword.directory.errors import UserNotFound
 from watchword.directory.forms import CsvImportForm, UserFilterForm, UserForm
 from watchword.directory.imports import MAX_ROWS_WEB, import_users_csv
@@ -67,6 +68,7 @@ def _bulk(request):
         messages.error(request, "Select at least one person first.")
         return redirect("directory:user_list")
     changed = skipped = 0
+    to_notify = []
     for raw in ids[:1000]:
         try:
             target = get_user(raw) if raw.isdigit() else None
@@ -76,8 +78,11 @@ def _bulk(request):
             skipped += 1
             continue
         before = target.mfa_state
-        after = set_mfa_state(target, BULK_ACTIONS[action], actor=request.user, request=request)
+        after = set_mfa_state(target, BULK_ACTIONS[action], actor=request.user, request=request, notify=False)
         changed += before != after.mfa_state
+        if before == MfaState.DISABLED and after.mfa_state != MfaState.DISABLED:
+            to_notify.append(after)
+    notify_mfa_enabled_many(to_notify)  # after every change is saved, over one mail connection
     text = f"MFA state updated for {changed} {'person' if changed == 1 else 'people'}."
     if skipped:
         text += f" {skipped} skipped (not found, or you may not manage them)."

@@ -104,3 +104,30 @@ def test_the_admin_mail_page_shows_the_notice(mail_folder, client, sign_in, adel
 
     assert "To adele.vance@contoso.example" in page
     assert "More information required" in page
+
+
+def test_a_bulk_enable_sends_each_person_one_notice(mail_folder, client, sign_in, make_person, megan):
+    people = [make_person(name) for name in ("Lee Gu", "Lynne Robbins", "Nestor Wilke")]
+    sign_in.password(client, megan.upn)
+
+    client.post("/admin/users", {"action": "enable", "user": [str(p.pk) for p in people]})
+
+    assert len(mail_files(mail_folder)) == 3
+    assert {m.to for m in stored_mail()} == {p.email for p in people}
+
+
+def test_a_bulk_enable_with_the_mail_server_down_still_turns_mfa_on_and_records_each_failure(
+        settings, client, sign_in, make_person, megan):
+    people = [make_person(name) for name in ("Lee Gu", "Lynne Robbins")]
+    sign_in.password(client, megan.upn)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT = (
+        "127.0.0.1", closed_port(), False, 2)
+
+    response = client.post("/admin/users", {"action": "enable", "user": [str(p.pk) for p in people]})
+
+    assert response.status_code == 302
+    for person in people:
+        person.refresh_from_db()
+        assert person.mfa_state == "enabled"
+        assert AuditEvent.objects.get(action="mail.mfa_enabled", target_id=str(person.pk)).result == "failure"
