@@ -138,7 +138,7 @@ def measure(people: list[dict], args) -> int:
             "csrf middleware": ("csrf.py:process_view", "csrf.py:process_response"),
             "login()": ("auth/__init__.py:login",),
             "audit record_signin": ("audit/services.py:record_signin",),
-            "throttle": ("throttle.py:wait_seconds", "throttle.py:clear"),
+            "throttle": ("throttle.py:standing", "throttle.py:clear", "throttle.py:record_failure"),
             "TOTP verify (unseal + HMAC + UPDATE)": ("totp.py:verify",),
         }
         total = sum(v[3] for v in stats.stats.values() if False) or None

@@ -18,26 +18,32 @@ log = logging.getLogger(__name__)
 
 
 def notify_mfa_enabled_many(users) -> int:
-    """Tell several people at once (a bulk action): one mail connection for all of them, opened
-    only if someone has an address, instead of one per person."""
+    """Tell several people at once (a bulk action) over one mail connection instead of one per
+    person. If the mail server cannot be reached, each person's notice is recorded as failed."""
     users = list(users)
-    if not any(user.email for user in users):
-        return sum(notify_mfa_enabled(user) for user in users)
-    try:
-        connection = get_connection(fail_silently=False)
-        connection.open()
-    except Exception as exc:  # the mail server is unreachable: each person's notice is recorded as failed
-        return sum(notify_mfa_enabled(user, connection_error=exc) for user in users)
+    connection = None
+    if any(user.email for user in users):
+        try:
+            connection = get_connection(fail_silently=False)
+            connection.open()
+        except Exception as exc:  # unreachable: nobody gets mail; those without an address are still noted
+            for user in users:
+                if user.email:
+                    _record_failure(user, exc)
+                else:
+                    notify_mfa_enabled(user)
+            return 0
     try:
         return sum(notify_mfa_enabled(user, connection=connection) for user in users)
     finally:
-        try:
-            connection.close()
-        except Exception:  # closing a broken SMTP session must not undo what was sent
-            pass
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # closing a broken SMTP session must not undo what was sent
+                pass
 
 
-def notify_mfa_enabled(user, *, connection=None, connection_error: Exception | None = None) -> bool:
+def notify_mfa_enabled(user, *, connection=None) -> bool:
     """Tell the person MFA is now on: what will happen at the next sign-in and where to start."""
     if not user.email:
         record_change(actor="system", action="mail.mfa_enabled", target=user, result="skipped",
@@ -46,17 +52,18 @@ def notify_mfa_enabled(user, *, connection=None, connection_error: Exception | N
     context = {"user": user, "organisation": settings.ORGANISATION_NAME, "url": settings.PUBLIC_URL}
     subject = f"{settings.ORGANISATION_NAME}: your account now needs a second sign-in step"
     try:
-        if connection_error is not None:
-            raise connection_error
         send_mail(subject, render_to_string("delivery/mfa_enabled.txt", context),
                   settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=False, connection=connection)
     except Exception as exc:  # SMTP errors of every kind: recorded, never shown as a crash
-        log.warning("could not send MFA notice to %s: %s", user.upn, exc)
-        record_change(actor="system", action="mail.mfa_enabled", target=user, result="failure",
-                      reason=str(exc)[:300])
+        _record_failure(user, exc)
         return False
     record_change(actor="system", action="mail.mfa_enabled", target=user, after={"to": user.email})
     return True
+
+
+def _record_failure(user, exc: Exception) -> None:
+    log.warning("could not send MFA notice to %s: %s", user.upn, exc)
+    record_change(actor="system", action="mail.mfa_enabled", target=user, result="failure", reason=str(exc)[:300])
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ MAX_ROWS = 50_000
 # Every imported person costs one Argon2id hash (~15 ms): the admin page takes what finishes well
 # inside a request's time limit; larger files go through `watchword user import`, which shows progress.
 MAX_ROWS_WEB = 1_000
+WEB_ADVICE = "import it with the command 'watchword user import FILE.csv', or split it into smaller files"
 MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -30,7 +31,8 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)  # line, message
 
 
-def read_rows(data: bytes, *, max_rows: int = MAX_ROWS) -> tuple[list[str], list[tuple[int, dict]]]:
+def read_rows(data: bytes, *, max_rows: int = MAX_ROWS,
+              too_large_advice: str = "split it into smaller files") -> tuple[list[str], list[tuple[int, dict]]]:
     if len(data) > MAX_BYTES:
         raise CsvInvalid(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
     try:
@@ -57,10 +59,7 @@ def read_rows(data: bytes, *, max_rows: int = MAX_ROWS) -> tuple[list[str], list
     try:
         for record in reader:
             if len(rows) >= max_rows:
-                if max_rows == MAX_ROWS_WEB:
-                    raise CsvInvalid(f"The file has more than {MAX_ROWS_WEB:,} people. Import it with the command "
-                                     "'watchword user import FILE.csv', or split it into smaller files.")
-                raise CsvInvalid(f"The file has more than {max_rows:,} rows; split it into smaller files.")
+                raise CsvInvalid(f"The file has more than {max_rows:,} rows; {too_large_advice}.")
             if None in record:
                 rows.append((reader.line_num, {"__error__": "This line has more values than there are columns."}))
                 continue
@@ -72,8 +71,9 @@ def read_rows(data: bytes, *, max_rows: int = MAX_ROWS) -> tuple[list[str], list
     return header, rows
 
 
-def import_users_csv(data: bytes, *, actor, request=None, progress=None, max_rows: int = MAX_ROWS) -> ImportReport:
-    _, rows = read_rows(data, max_rows=max_rows)
+def import_users_csv(data: bytes, *, actor, request=None, progress=None, max_rows: int = MAX_ROWS,
+                     too_large_advice: str = "split it into smaller files") -> ImportReport:
+    _, rows = read_rows(data, max_rows=max_rows, too_large_advice=too_large_advice)
     report = ImportReport()
     for index, (line, record) in enumerate(rows, 1):
         if "__error__" in record:

@@ -12,8 +12,9 @@ from watchword.core.errors import WatchwordError
 from watchword.delivery.services import notify_mfa_enabled_many
 from watchword.directory.errors import UserNotFound
 from watchword.directory.forms import CsvImportForm, UserFilterForm, UserForm
-from watchword.directory.imports import MAX_ROWS_WEB, import_users_csv
-from watchword.directory.models import MfaState, User
+from watchword.directory.groups import add_member, create_group, delete_group, get_group, remove_member
+from watchword.directory.imports import MAX_ROWS_WEB, WEB_ADVICE, import_users_csv
+from watchword.directory.models import Group, MfaState, User
 from watchword.directory.phones import display_phone
 from watchword.directory.services import (
     create_user,
@@ -120,7 +121,7 @@ def user_import(request):
     if request.method == "POST" and form.is_valid():
         try:
             report = import_users_csv(form.cleaned_data["file"].read(), actor=request.user, request=request,
-                                      max_rows=MAX_ROWS_WEB)
+                                      max_rows=MAX_ROWS_WEB, too_large_advice=WEB_ADVICE)
         except WatchwordError as exc:
             form.add_error("file", exc.public_message)
     return render(request, "directory/user_import.html", {"form": form, "report": report})
@@ -227,9 +228,6 @@ def user_action(request, user_id: int, action: str):
 @admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def group_list(request):
-    from watchword.directory.groups import create_group
-    from watchword.directory.models import Group
-
     error = ""
     if request.method == "POST":
         try:
@@ -247,8 +245,6 @@ def group_list(request):
 @admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def group_detail(request, group_id: int):
-    from watchword.directory.groups import add_member, delete_group, get_group, remove_member
-
     try:
         group = get_group(group_id)
     except WatchwordError:

@@ -23,10 +23,6 @@ def methods_of(user: User) -> list[Method]:
     return list(Method.objects.filter(user=user))
 
 
-def registered_types(user: User) -> tuple[str, ...]:
-    return tuple(Method.objects.filter(user=user).values_list("type", flat=True))
-
-
 def default_method(user: User) -> Method | None:
     """The person's chosen default, or the most secure registered method."""
     methods = methods_of(user)

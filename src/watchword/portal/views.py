@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
-from django.utils import timezone
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from watchword.audit.services import record_change
 from watchword.core.errors import WatchwordError
-from watchword.directory.services import change_own_password
 from watchword.directory.phones import display_phone
+from watchword.directory.services import change_own_password
 from watchword.methods import registry
 from watchword.methods.services import (
     complete_registration,
@@ -24,8 +24,8 @@ from watchword.methods.services import (
 from watchword.portal import wizard
 from watchword.portal.forms import ChangePasswordForm
 from watchword.signin import throttle
-from watchword.signin.services import account_limit
 from watchword.signin.guards import fresh_mfa_required, signed_in_required
+from watchword.signin.services import count_password_failure, forgive_password_failures, password_throttle_keys
 
 
 def home(request):
@@ -41,13 +41,13 @@ def change_password(request):
     if request.method == "POST" and form.is_valid():
         user = request.user
         now = timezone.now()
-        key = throttle.key_for("acct", user.upn)
-        counters = throttle.standing([key], now)
+        keys = password_throttle_keys(user.upn, request)
+        counters = throttle.standing(keys, now)
         if counters.wait:
-            form.add_error("current_password", f"Too many wrong passwords. Wait {counters.wait} seconds, "
-                                               "then try again.")
+            form.add_error("current_password",
+                           f"Too many wrong passwords. {throttle.wait_phrase(counters.wait)}, then try again.")
         elif not user.check_password(form.cleaned_data["current_password"]):
-            throttle.record_failure(key, account_limit(), now)
+            count_password_failure(keys, now)
             record_change(actor=user, action="user.password.change", target=user, result="failure",
                           reason="current password wrong", request=request)
             form.add_error("current_password", "Your current password is incorrect.")
@@ -57,7 +57,7 @@ def change_password(request):
             except WatchwordError as exc:
                 form.add_error("new_password", exc.public_message)
             else:
-                throttle.clear(key, counters)
+                forgive_password_failures(keys, counters)
                 update_session_auth_hash(request, user)
                 messages.success(request, "Your password was changed. Other browsers where you were signed "
                                           "in have been signed out.")

@@ -17,7 +17,6 @@ from watchword.audit.services import client_ip, record_signin
 from watchword.directory.models import User, normalise_upn
 from watchword.methods import registry
 from watchword.methods.models import Method
-from watchword.methods.services import registered_types
 from watchword.policy.engine import Decision, SignInFacts, evaluate
 from watchword.signin import throttle
 from watchword.signin.flow import Flow
@@ -60,6 +59,19 @@ def limit_for(key: str) -> throttle.Limit:
     return {"acct": account_limit, "pair": pair_limit, "ip": ip_limit}[kind]()
 
 
+def count_password_failure(keys: list[str], now) -> None:
+    for key in keys:
+        throttle.record_failure(key, limit_for(key), now)
+
+
+def forgive_password_failures(keys: list[str], counters: throttle.Standing) -> None:
+    """A right password clears the counters of that name; the address keeps counting (one
+    person's success does not excuse everything else tried from there)."""
+    for key in keys:
+        if not key.startswith("ip:"):
+            throttle.clear(key, counters)
+
+
 @dataclass(frozen=True)
 class PasswordResult:
     user: User | None
@@ -84,15 +96,12 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
     else:
         ok = user.check_password(password)  # re-hashes transparently if the parameters changed
     if not ok:
-        for key in keys:
-            throttle.record_failure(key, limit_for(key), now)
+        count_password_failure(keys, now)
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
                       result="failure", error_code=codes.BAD_CREDENTIALS,
                       reason="unknown user" if user is None else "wrong password")
         return PasswordResult(user=None)
-    for key in keys:
-        if not key.startswith("ip:"):  # one person's success does not excuse the address
-            throttle.clear(key, counters)
+    forgive_password_failures(keys, counters)
     if not user.is_active:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
                       result="failure", error_code=codes.ACCOUNT_DISABLED, reason="account disabled")
@@ -100,10 +109,9 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
     return PasswordResult(user=user)
 
 
-def decide(user: User, *, app: str = "portal", methods: list[Method] | None = None) -> Decision:
-    types = tuple(m.type for m in methods) if methods is not None else registered_types(user)
+def decide(user: User, methods: list[Method], *, app: str = "portal") -> Decision:
     facts = SignInFacts(user_id=user.pk, per_user_mfa_state=user.mfa_state,
-                        registered_methods=types, is_admin=user.is_admin, app=app)
+                        registered_methods=tuple(m.type for m in methods), is_admin=user.is_admin, app=app)
     return evaluate(facts)
 
 
@@ -124,7 +132,7 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
                       result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s")
-        return CodeResult(ok=False, message=f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again.")
+        return CodeResult(ok=False, message=f"Too many wrong codes. {throttle.wait_phrase(wait)}, then try again.")
     reasons = set()
     for method in Method.objects.filter(user=user, type="totp"):
         outcome = registry.get(method.type).verify(method=method, response=code, now=now)

@@ -1,8 +1,9 @@
-"""Growing delays after repeated failures, per account name, per IP and per person's MFA.
+"""Growing delays after repeated failures, on counters named by a kind and a value: a name from
+one address, a name, an address (passwords, see ``signin.services``) and a person's MFA codes.
 
 Not a hard lockout: after ``free`` failures each further failure doubles the wait (1 s, 2 s, 4 s …)
-up to ``max_delay``; a success clears the account's counter, and counters forget after an hour
-without failures. Keys are hashed so the table holds no typed names.
+up to ``max_delay``; a success clears the counters it vouches for, and counters forget after an
+hour without failures. Keys are hashed so the table holds no typed names.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def standing(keys: list[str], now: datetime) -> Standing:
     return Standing(wait=worst, counted=frozenset(counted))
 
 
-def wait_seconds(keys: list[str], now: datetime) -> int:
-    """How long until every key allows another attempt (0 = now)."""
-    return standing(keys, now).wait
+def wait_phrase(seconds: int) -> str:
+    """"Wait 1 second" / "Wait 4 seconds", for every message that asks someone to wait."""
+    return f"Wait {seconds} second{'' if seconds == 1 else 's'}"
 
 
 def record_failure(key: str, limit: Limit, now: datetime) -> int:

@@ -18,6 +18,7 @@ from watchword.methods.services import complete_registration, methods_of
 from watchword.policy.engine import Outcome
 from watchword.portal import wizard
 from watchword.signin import flow as flows
+from watchword.signin import throttle
 from watchword.signin.flow import STAGE_URLS, Flow, Stage
 from watchword.signin.forms import CodeForm, NameForm, NewPasswordForm, PasswordForm
 from watchword.signin.guards import signed_in_required
@@ -35,9 +36,10 @@ def _continue(request, flow: Flow):
     return redirect(STAGE_URLS[flow.stage])
 
 
-def _show_stage(request, flow: Flow, *, user: User | None = None, methods=None):
+def _show_stage(request, flow: Flow, *, user: User | None = None, methods=()):
     """Answer a successful POST with the next step's page itself (its form posts to that step's
-    own URL), saving the browser a redirect round trip per step."""
+    own URL), saving the browser a redirect round trip per step. The code page needs the person
+    and their methods, which the caller has just read."""
     if flow.stage == Stage.PASSWORD:
         return render(request, "signin/password.html", {"form": PasswordForm(), "flow": flow,
                                                         "flow_token": flows.name_step_token(flow)})
@@ -45,11 +47,8 @@ def _show_stage(request, flow: Flow, *, user: User | None = None, methods=None):
         return render(request, "signin/change_password.html", {"form": NewPasswordForm(), "flow": flow})
     if flow.stage == Stage.INTERRUPT:
         return render(request, "signin/interrupt.html", {"flow": flow})
-    if flow.stage == Stage.MFA and flow.user_id:
-        user = user or _user_of(flow)
-        if user is not None:
-            return render(request, "signin/verify.html", {
-                "form": CodeForm(), "flow": flow, "methods": methods if methods is not None else methods_of(user)})
+    if flow.stage == Stage.MFA and user is not None:
+        return render(request, "signin/verify.html", {"form": CodeForm(), "flow": flow, "methods": methods})
     return _continue(request, flow)
 
 
@@ -69,6 +68,15 @@ def _current(request, stage: str):
 
 def _user_of(flow: Flow) -> User | None:
     return User.objects.filter(pk=flow.user_id, is_active=True).first() if flow.user_id else None
+
+
+def _back_to_sign_in_in_progress(request):
+    """Where a request that carries no usable sign-in goes: the step this browser's sign-in is
+    at, if it has one, else the start."""
+    ongoing = flows.load(request)
+    if ongoing is not None and not ongoing.expired and ongoing.stage != Stage.PASSWORD:
+        return _continue(request, ongoing)
+    return redirect("signin:start")
 
 
 def _current_with_user(request, stage: str):
@@ -106,10 +114,7 @@ def start(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 def password(request):
     if request.method != "POST":
-        ongoing = flows.load(request)
-        if ongoing is not None and not ongoing.expired and ongoing.stage != Stage.PASSWORD:
-            return _continue(request, ongoing)
-        return redirect("signin:start")
+        return _back_to_sign_in_in_progress(request)
     try:
         flow = flows.from_name_step_token(request.POST.get("flow"))
     except flows.NameStepExpired as expired:
@@ -118,16 +123,14 @@ def password(request):
                           result="failure", error_code=codes.FLOW_EXPIRED, reason="sign-in expired")
         return redirect(f"{reverse('signin:start')}?expired=1")
     if flow is None:
-        ongoing = flows.load(request)
-        return _continue(request, ongoing) if ongoing is not None and not ongoing.expired else \
-            redirect("signin:start")
-    form = PasswordForm(request.POST or None)
+        return _back_to_sign_in_in_progress(request)
+    form = PasswordForm(request.POST)
     error = ""
-    if request.method == "POST" and form.is_valid():
+    if form.is_valid():
         result = check_password(flow, form.cleaned_data["password"], request)
         if result.wait:
             error = (f"You've tried to sign in too many times with an incorrect account or password. "
-                     f"Wait {result.wait} second{'s' if result.wait != 1 else ''}, then try again.")
+                     f"{throttle.wait_phrase(result.wait)}, then try again.")
         elif result.disabled:
             error = "Your account has been disabled. Contact your administrator."
         elif result.user is None:
@@ -149,7 +152,7 @@ def password(request):
 
 def _after_primary(request, flow: Flow, user: User):
     methods = methods_of(user)
-    decision = decide(user, methods=methods)
+    decision = decide(user, methods)
     flow.requirement = decision.requirement if decision.needs_second_factor else ""
     if decision.outcome == Outcome.ALLOW:
         finish(request, flow, user, amr=flow.amr)
