@@ -80,3 +80,12 @@ def test_changing_the_password_needs_a_signed_in_person(client):
     response = change(client, PASSWORD)
 
     assert response.status_code == 302 and response["Location"].startswith("/signin")
+
+
+def test_wrong_current_passwords_count_like_wrong_passwords_at_sign_in(adele, adele_signed_in, settings, sign_in):
+    for _ in range(settings.THROTTLE_PAIR_FREE + 2):  # the last wait is 4 s: long enough to meet
+        change(adele_signed_in, "not my password")
+
+    response = sign_in.password(Client(), adele.upn)
+
+    assert "You&#x27;ve tried to sign in too many times" in response.content.decode()

@@ -370,6 +370,13 @@ def test_a_later_stage_cannot_be_reached_before_the_password(client, adele, stag
     assert location(client.post(stage, {"code": "123456"})).split("?")[0] == "/signin"
 
 
+def test_opening_the_password_step_while_a_code_is_awaited_goes_to_the_code_page(client, sign_in, adele, adele_app):
+    sign_in.password(client, adele.upn)
+
+    assert location(client.get("/signin/password")) == "/signin/verify"
+    assert location(client.post("/signin/password", {"password": PASSWORD})) == "/signin/verify"
+
+
 @pytest.mark.parametrize("stage", ["/signin/more-information", "/signin/register?step=app",
                                    "/signin/password/change"])
 def test_a_person_asked_for_a_code_cannot_go_to_registration_instead(client, sign_in, adele, adele_app, stage):

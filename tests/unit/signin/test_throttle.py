@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchword.signin.throttle import Limit, delay_after, key_for
+from watchword.signin.throttle import Limit, delay_after, key_for, wait_phrase
 
 ACCOUNT = Limit(free=5, max_delay=300)
 
@@ -50,3 +50,8 @@ def test_throttle_keys_fit_the_table_column_even_for_very_long_values():
 
 def test_a_throttle_key_for_a_name_with_a_lone_surrogate_is_computed_not_crashed():
     assert key_for("acct", "adele\ud800@contoso.example") != key_for("acct", "adele@contoso.example")
+
+
+@pytest.mark.parametrize("seconds, text", [(1, "Wait 1 second"), (4, "Wait 4 seconds"), (300, "Wait 300 seconds")])
+def test_the_wait_is_said_in_plain_words(seconds, text):
+    assert wait_phrase(seconds) == text
