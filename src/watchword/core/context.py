@@ -12,6 +12,5 @@ def organisation(request):
         "nav": nav,
         "section": section,
         "min_length": settings.PASSWORD_MIN_LENGTH,
-        "admin_without_mfa": bool(nav == "admin" and user is not None and user.is_authenticated and user.is_admin
-                                  and not user.methods.exists()),
+        "admin_without_mfa": getattr(request, "admin_without_second_factor", False),  # set by admin_required
     }

@@ -46,8 +46,10 @@ def admin_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_admin:
             return permission_denied(request)
-        if request.session.get(SESSION_MFA_TIME) is None and request.user.methods.exists():
-            return redirect(f"{reverse('signin:reverify')}?{urlencode({'next': request.get_full_path()})}")
+        if request.session.get(SESSION_MFA_TIME) is None:
+            if request.user.methods.exists():
+                return redirect(f"{reverse('signin:reverify')}?{urlencode({'next': request.get_full_path()})}")
+            request.admin_without_second_factor = True  # the admin pages show a reminder
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -33,7 +33,10 @@ def test_an_admin_who_signed_in_with_a_code_goes_straight_to_the_admin_pages(meg
     client = Client()
     sign_in.with_code(client, megan.upn, app.fresh_code())
 
-    assert client.get("/admin/users").status_code == 200
+    response = client.get("/admin/users")
+
+    assert response.status_code == 200
+    assert "protected by a password only" not in response.content.decode()
 
 
 def test_an_admin_without_a_second_factor_is_reminded_to_set_one_up(megan, sign_in):
