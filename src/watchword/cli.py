@@ -76,7 +76,7 @@ def cmd_serve(args) -> int:
     from django.conf import settings
     from django.core.management import call_command
 
-    from watchword.core.serving import serve
+    from watchword.core.serving import ServeError, serve
 
     if not settings.SEAL_KEYRING.exists():
         return _fail("Watchword is not initialised here; run 'watchword init' first.")
@@ -87,10 +87,18 @@ def cmd_serve(args) -> int:
     from django.utils import timezone
 
     purge_stale(timezone.now())
-    connections.close_all()  # workers are forked: none may inherit the master's connections
-    print(f"Watchword is serving on http://{args.bind}  (sign in at http://{args.bind}/signin; Ctrl+C stops)")
-    serve(bind=args.bind, workers=args.workers)
-    return EXIT_OK
+    connections.close_all()  # gunicorn's workers start from a process of their own; this one holds none open
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        return _fail("--workers must be between 1 and 256", EXIT_USAGE)
+
+    def ready() -> None:
+        print(f"Watchword is serving on http://{args.bind}  (sign in at http://{args.bind}/signin; Ctrl+C stops)",
+              flush=True)
+
+    try:
+        return serve(bind=args.bind, workers=args.workers, ready=ready)
+    except ServeError as exc:
+        return _fail(str(exc))
 
 
 def cmd_user_add(args) -> int:
@@ -233,8 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-name", default="Watchword Administrator", help="display name of the first admin")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("serve", help="serve the web pages (gunicorn, WSGI workers)",
-                       description="Serve sign-in, My account, Security info and admin pages.")
+    p = sub.add_parser("serve", help="serve the web pages (gunicorn's WSGI workers behind the front)",
+                       description="Serve sign-in, My account, Security info and admin pages: the front "
+                                   "listens on --bind and passes requests to gunicorn's workers.")
     p.add_argument("--bind", default=os.environ.get("WATCHWORD_BIND", "127.0.0.1:8000"), help="host:port")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core, at least 2)")
     p.set_defaults(func=cmd_serve)

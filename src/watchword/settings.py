@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "watchword.core.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -122,6 +123,12 @@ LOGIN_URL = "/signin"
 MFA_FRESHNESS_SECONDS = env_int("WATCHWORD_MFA_FRESHNESS_SECONDS", 600, minimum=60, maximum=86400)
 MFA_CODE_ATTEMPTS = env_int("WATCHWORD_MFA_CODE_ATTEMPTS", 5, minimum=1, maximum=20)
 SIGNIN_FLOW_SECONDS = env_int("WATCHWORD_SIGNIN_FLOW_SECONDS", 900, minimum=60, maximum=3600)
+# "No, it's not me" on a sign-in request blocks the person's MFA until an administrator unblocks
+# them (the reference's "automatically block users who report fraud"); false only records it.
+FRAUD_REPORT_BLOCKS = env_bool("WATCHWORD_FRAUD_REPORT_BLOCKS", True)
+# Sign-in requests (push notifications) one person may be sent before each further one waits,
+# against "MFA fatigue": requests sent again and again until someone approves one.
+PUSH_REQUESTS_FREE = env_int("WATCHWORD_PUSH_REQUESTS_FREE", 10, minimum=1, maximum=1000)
 # Growing delays after failures (see docs/security.md): per account name from one IP address
 # (stops guessing there), per account name from anywhere (gentler: slows distributed guessing
 # without letting a stranger hold the person up for long) and per IP address across names
@@ -158,6 +165,28 @@ if _secure:
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WATCHWORD_BEHIND_PROXY", False) else None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+
+# --- serving: the front before gunicorn, its held streams and their messages --------------
+# Set by 'watchword serve' in gunicorn's environment only: then X-Watchword-Client (added by the
+# front) is the client's address. Anywhere else that header is ignored, so it cannot be forged.
+SERVED_BY_FRONT = env_bool("WATCHWORD_SERVED_BY_FRONT", False)
+HUB_KEEPALIVE_SECONDS = env_int("WATCHWORD_HUB_KEEPALIVE_SECONDS", 15, minimum=1, maximum=300)
+HUB_MAX_CONNECTIONS = env_int("WATCHWORD_HUB_MAX_CONNECTIONS", 10000, minimum=10, maximum=1000000)
+REDIS_URL = env_str("WATCHWORD_REDIS_URL")  # fan-out between several nodes; unset: one node, no Redis
+if REDIS_URL:
+    from urllib.parse import urlsplit as _urlsplit
+
+    try:
+        from redis.connection import parse_url as _parse_redis_url
+
+        _parse_redis_url(REDIS_URL)
+        _redis_parts = _urlsplit(REDIS_URL)
+        _redis_db = _redis_parts.path.strip("/")
+        if _redis_parts.scheme != "unix" and not (_redis_parts.hostname and (_redis_db == "" or _redis_db.isdigit())):
+            raise ValueError("it needs a host and at most a database number, like redis://127.0.0.1:6379/0")
+        _redis_parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise ConfigError(f"WATCHWORD_REDIS_URL is not a Redis URL Watchword understands: {exc}") from None
 
 # --- mail ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("WATCHWORD_MAIL_FROM", "watchword@localhost")
