@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from django.conf import settings
 
-from tests.support import PASSWORD, Authenticator, SignIn, upn_of
+from tests.support import PASSWORD, Authenticator, Device, SignIn, upn_of
 from watchword.core import sealing
 
 
@@ -85,6 +85,32 @@ def enrol():
         return Authenticator(secret=secret, method=method, last_step=time_step(at))
 
     return enrol_authenticator
+
+
+@pytest.fixture
+def enrol_device():
+    """Register an authenticator device for push through the real path: activation code,
+    activation with the device's key, a test request approved with its number, confirmation."""
+    from django.test import Client
+    from django.utils import timezone
+
+    from watchword.methods import push
+    from watchword.methods.services import complete_registration
+
+    def enrol_push(user, *, name: str = "Adele's phone") -> Device:
+        device = Device()
+        client = Client()
+        now = timezone.now()
+        row, code = push.start_activation(user, now=now)
+        assert device.activate(client, code, name=name).status_code == 201
+        pending = push.PushDevice.objects.get(device_id=device.device_id)
+        challenge = push.create_challenge(user, purpose="registration", app="test", ip=None, now=now, device=pending)
+        assert device.answer(client, challenge.id, "approve", challenge.number).json() == {"result": "approved"}
+        method = push.confirm_registration(row.pk, challenge.id, user, now=timezone.now())
+        complete_registration(user, method)
+        return device
+
+    return enrol_push
 
 
 # --- walking the sign-in pages -------------------------------------------------------------

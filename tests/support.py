@@ -100,3 +100,61 @@ def let_throttle_time_pass(seconds: int) -> None:
 
     Throttle.objects.update(last_failure_at=F("last_failure_at") - timedelta(seconds=seconds),
                             blocked_until=F("blocked_until") - timedelta(seconds=seconds))
+
+
+class Device:
+    """An authenticator device, talking the push protocol through a Django test client with the
+    companion authenticator's own signing code (``watchword_authenticator.crypto``)."""
+
+    def __init__(self, key=None, device_id: str = "", secret: str = ""):
+        from watchword_authenticator import crypto
+
+        self.crypto = crypto
+        self.key = key or crypto.new_device_key()
+        self.device_id = device_id
+        self.secret = secret
+
+    def activate(self, client, code: str, *, name: str = "Adele's phone", platform: str = "android"):
+        response = client.post("/api/push/v1/activate", content_type="application/json", data={
+            "activation_code": code, "public_key": self.crypto.public_key_b64(self.key), "device_name": name,
+            "platform": platform})
+        if response.status_code == 201:
+            body = response.json()
+            self.device_id, self.secret = body["device_id"], body["totp"]["secret"]
+        return response
+
+    def token(self, *, now: int | None = None, nonce: str | None = None) -> str:
+        return self.crypto.device_token(self.key, device_id=self.device_id, now=int(now or time.time()), nonce=nonce)
+
+    def stream(self, client, token: str | None = None):
+        return client.get("/api/push/v1/stream", HTTP_AUTHORIZATION=token or self.token())
+
+    def pending(self, client) -> list[dict]:
+        """The sign-in requests the server sends this device when it connects."""
+        import json
+
+        response = self.stream(client)
+        assert response.status_code == 200, response.content
+        events = []
+        for block in response.content.decode().split("\n\n"):
+            lines = block.split("\n")
+            if "event: challenge" in lines:
+                events.append(json.loads("".join(line[6:] for line in lines if line.startswith("data: "))))
+        return events
+
+    def answer_body(self, challenge_id: str, decision: str = "approve", number: str | None = None, *,
+                    now: int | None = None, nonce: str | None = None) -> dict:
+        return self.crypto.signed_answer(self.key, device_id=self.device_id, challenge_id=challenge_id,
+                                         decision=decision, number=number, now=int(now or time.time()), nonce=nonce)
+
+    def answer(self, client, challenge_id: str, decision: str = "approve", number: str | None = None, **kwargs):
+        body = self.answer_body(challenge_id, decision, number, **kwargs)
+        return client.post(f"/api/push/v1/challenges/{challenge_id}/answer", data=body,
+                           content_type="application/json")
+
+
+def number_on(response) -> str:
+    """The two-digit number a waiting page shows."""
+    match = re.search(r'id="push-number"[^>]*>(\d+)<', response.content.decode())
+    assert match, response.content.decode()[:2000]
+    return match.group(1)

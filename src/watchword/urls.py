@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("watchword.directory.urls")),
     path("", include("watchword.audit.urls")),
     path("", include("watchword.delivery.urls")),
+    path("", include("watchword.methods.urls")),
     path("admin", lambda request: redirect("directory:user_list")),
     path("admin/", lambda request: redirect("directory:user_list")),
 ]

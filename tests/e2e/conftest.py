@@ -148,3 +148,21 @@ def admin_page(server, browser):
     sign_in_admin(page, server)
     yield page
     context.close()
+
+
+@dataclass
+class Deployment:
+    """Where a journey runs: ``signin_url`` is the node people's browsers use; ``server`` the one
+    whose first admin signs in (the same node)."""
+
+    name: str
+    server: Server
+    signin_url: str
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return self.server.cli(*args, input=input)
+
+
+@pytest.fixture(params=["embedded"])
+def deployment(request, server):
+    return Deployment(name="embedded", server=server, signin_url=server.url)

@@ -127,6 +127,7 @@ def test_admin_enables_mfa_and_person_enrols_and_signs_in_with_codes(server, bro
 
     # The registration wizard: get the app, scan the QR code, enter a code.
     expect(page.get_by_role("heading", name="Keep your account secure")).to_be_visible()
+    page.get_by_role("link", name="I want to use a different authenticator app").click()
     shots(page, "person-wizard-get-app")
     page.get_by_role("button", name="Next").click()
     expect(page.locator(".qr svg")).to_be_visible()

@@ -7,7 +7,8 @@ REGISTRATION_REQUIRED = 50072  # User needs to enroll for second factor authenti
 REGISTRATION_REQUIRED_POLICY = 50079  # Due to a configuration change, you must enroll in MFA
 MFA_REQUIRED = 50074  # Strong authentication is required
 MFA_FAILED = 50076  # Multi-factor authentication failed / must be completed
-MFA_ATTEMPTS_EXCEEDED = 500121  # Authentication failed during strong authentication request
+MFA_DENIED = 500121  # Authentication failed during strong authentication request (the reason says why)
+MFA_ATTEMPTS_EXCEEDED = MFA_DENIED
 PASSWORD_CHANGE_REQUIRED = 50055  # Password expired / must be changed
 FLOW_EXPIRED = 50058  # Session information is not sufficient (sign-in flow expired)
 
@@ -19,7 +20,7 @@ DESCRIPTIONS = {
     REGISTRATION_REQUIRED_POLICY: "Must register for MFA (required by an administrator)",
     MFA_REQUIRED: "MFA required",
     MFA_FAILED: "MFA failed: wrong or reused code",
-    MFA_ATTEMPTS_EXCEEDED: "MFA failed: too many wrong codes",
+    MFA_DENIED: "MFA denied: declined, reported as fraud, blocked, unanswered or too many wrong codes",
     PASSWORD_CHANGE_REQUIRED: "Password must be changed",
     FLOW_EXPIRED: "Sign-in expired",
 }

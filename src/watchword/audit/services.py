@@ -32,13 +32,16 @@ def record_signin(
     method: str = "",
     requirement: str = "",
     app: str = "portal",
+    ip: str | None = None,
 ) -> SignInEvent:
+    """One sign-in log row. ``ip`` overrides the request's address, for events decided away
+    from the sign-in's own request (a device answering a push)."""
     return SignInEvent.objects.create(
         time=timezone.now(),
         flow_id=flow_id,
         typed_name=_clip(typed_name, 300),
         user=user,
-        ip=client_ip(request),
+        ip=ip if ip is not None else client_ip(request),
         user_agent=_clip(request.META.get("HTTP_USER_AGENT", "") if request is not None else "", 512),
         app=app,
         step=step,

@@ -13,4 +13,11 @@ def organisation(request):
         "section": section,
         "min_length": settings.PASSWORD_MIN_LENGTH,
         "admin_without_mfa": getattr(request, "admin_without_second_factor", False),  # set by admin_required
+        "open_fraud_reports": _open_fraud_reports,  # called only by the admin layout
     }
+
+
+def _open_fraud_reports() -> int:
+    from watchword.methods.models import FraudReport
+
+    return FraudReport.objects.filter(reviewed_at__isnull=True).count()

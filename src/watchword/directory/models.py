@@ -44,6 +44,9 @@ class User(AbstractBaseUser):
     must_change_password = models.BooleanField(default=False)
     # Raised to sign the person out everywhere ("Revoke MFA sessions", disable, password reset).
     session_epoch = models.PositiveIntegerField(default=0)
+    # Set when the person reports a sign-in request as "No, it's not me" (and the organisation
+    # blocks on fraud reports): every MFA attempt is refused until an administrator unblocks.
+    mfa_blocked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -24,7 +24,14 @@ from watchword.directory.services import (
     set_enabled,
     update_user,
 )
-from watchword.methods.services import methods_of, require_reregistration, set_mfa_state
+from watchword.methods.services import (
+    delete_method,
+    device_of,
+    methods_of,
+    require_reregistration,
+    set_mfa_state,
+    unblock_mfa,
+)
 from watchword.signin.guards import admin_required
 
 BULK_ACTIONS = {"enable": MfaState.ENABLED, "enforce": MfaState.ENFORCED, "disable": MfaState.DISABLED}
@@ -160,9 +167,37 @@ def user_detail(request, user_id: int):
         else:
             messages.success(request, "Changes saved.")
             return redirect("directory:user_detail", user_id=target.pk)
+    methods = methods_of(target)
     return render(request, "directory/user_detail.html", {
-        "target": target, "form": form, "methods": methods_of(target), "states": MfaState.choices,
+        "target": target, "form": form, "states": MfaState.choices,
+        "methods": [{"method": m, "device": device_of(m)} for m in methods],
     })
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def remove_method(request, user_id: int, method_id: int):
+    """An admin removes one of a person's methods (a lost phone, say), after confirming."""
+    target = _target(request, user_id)
+    method = target.methods.filter(pk=method_id).first() if target is not None else None
+    if method is None:
+        messages.error(request, "There is no such sign-in method, or you may not manage this person.")
+        return redirect("directory:user_detail", user_id=target.pk) if target else redirect("directory:user_list")
+    if request.method != "POST":
+        device = device_of(method)
+        what = f"the authenticator device \u201c{method.name}\u201d" if device else f"the method \u201c{method.name}\u201d"
+        return render(request, "directory/confirm.html", {
+            "target": target, "title": "Remove sign-in method?", "button": "Remove",
+            "post_url": f"/admin/users/{target.pk}/methods/{method.pk}/remove",
+            "text": f"{target.display_name} can no longer sign in with {what}; a device that is listening is "
+                    "disconnected at once."})
+    try:
+        delete_method(target, method.pk, actor=request.user, request=request)
+    except WatchwordError as exc:
+        messages.error(request, exc.public_message)
+    else:
+        messages.success(request, "The sign-in method was removed.")
+    return redirect("directory:user_detail", user_id=target.pk)
 
 
 CONFIRM = {
@@ -177,6 +212,11 @@ CONFIRM = {
                        "{name} gets a new one-time password, shown once on the next page, and is signed out "
                        "everywhere. They must choose a new password at their next sign-in.",
                        "Reset password"),
+    "unblock": ("Unblock MFA?",
+                "{name} reported a sign-in request as not theirs, so their multi-factor sign-ins are refused. "
+                "Unblock only when you are sure their account is safe (for example after resetting their "
+                "password). Their open fraud reports are marked as reviewed.",
+                "Unblock"),
     "disable": ("Disable the account?",
                 "{name} can no longer sign in and is signed out everywhere. You can enable the account again "
                 "later; nothing is deleted.",
@@ -213,6 +253,9 @@ def user_action(request, user_id: int, action: str):
         elif action == "reset-password":
             one_time = reset_password(target, actor=request.user, request=request)
             return render(request, "directory/password_reset.html", {"target": target, "one_time": one_time})
+        elif action == "unblock":
+            unblock_mfa(target, actor=request.user, request=request)
+            messages.success(request, "MFA unblocked. The person can sign in with their methods again.")
         elif action in ("disable", "enable"):
             set_enabled(target, action == "enable", actor=request.user, request=request)
             messages.success(request, f"Account {action}d.")

@@ -67,9 +67,29 @@ class PushProtocolError(WatchwordError):
         "challenge_answered": "This sign-in request was already answered.",
         "challenge_expired": "This sign-in request has expired.",
         "stale_answer": "The answer's time is too far from the server's clock.",
+        "activation_invalid": "This activation code is not valid. Scan the QR code on the set-up page again.",
+        "activation_expired": "This activation code has expired. Start the set-up again to get a new QR code.",
+        "activation_used": "This activation code was already used. Start the set-up again to get a new QR code.",
+        "device_limit_reached": "This account already has the most authenticator devices allowed (5). "
+                                "Remove one on Security info first.",
+        "bad_request": "The request is malformed.",
+    }
+    STATUS = {
+        "token_invalid": 401, "token_replayed": 401, "stale_token": 401, "device_unknown": 401,
+        "signature_invalid": 401, "activation_invalid": 404, "activation_used": 409, "activation_expired": 410,
+        "device_limit_reached": 409, "challenge_unknown": 404, "challenge_answered": 409,
+        "challenge_expired": 410, "answer_replayed": 409,
     }
 
     def __init__(self, *, code: str, field: str | None = None, **detail: object) -> None:
         super().__init__(self.MESSAGES.get(code, "The request does not follow the push protocol."), field=field,
                          **detail)
         self.code = code
+        self.status = self.STATUS.get(code, 400)
+
+
+class MfaBlocked(WatchwordError):
+    code = "mfa_blocked"
+    status = 403
+    message = ("Your account is blocked from multi-factor sign-in after a sign-in request was reported as "
+               "not yours. Contact your administrator.")

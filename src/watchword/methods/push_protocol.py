@@ -161,6 +161,8 @@ def verify_answer(body: object, *, public_key: ec.EllipticCurvePublicKey | None,
         raise PushProtocolError(code="device_unknown")
     if not signature_valid(public_key, canonical_json(signed), signature):
         raise PushProtocolError(code="signature_invalid")
+    if nonce_seen:  # this very answer arrived before: say so, whatever became of the challenge
+        raise PushProtocolError(code="answer_replayed")
     if challenge is None or challenge.id != signed["challenge_id"]:
         raise PushProtocolError(code="challenge_unknown")
     if signed["device_id"] not in challenge.device_ids:
@@ -171,8 +173,6 @@ def verify_answer(body: object, *, public_key: ec.EllipticCurvePublicKey | None,
         raise PushProtocolError(code="challenge_expired")
     if abs(signed["time"] - now) > MAX_CLOCK_SKEW or signed["time"] < challenge.created - MAX_CLOCK_SKEW:
         raise PushProtocolError(code="stale_answer", server_time=now)
-    if nonce_seen:
-        raise PushProtocolError(code="answer_replayed")
     matches = hmac.compare_digest(signed["number"].encode(), challenge.number.encode())
     return Answer(device_id=signed["device_id"], challenge_id=signed["challenge_id"], decision=signed["decision"],
                   number_matches=matches, nonce=signed["nonce"], time=signed["time"])

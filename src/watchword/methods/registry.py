@@ -26,6 +26,7 @@ class MethodType(Protocol):
     amr: ClassVar[tuple[str, ...]]
     preference: ClassVar[int]  # lower = preferred when the system picks (passkey → push → code → phone)
     per_user_limit: ClassVar[int]
+    verifies_codes: ClassVar[bool]  # accepts 6-digit codes at the "Enter code" step
 
     def begin_enrolment(self, *, user, issuer: str, now: datetime) -> dict: ...
 
@@ -58,5 +59,9 @@ def all_types() -> list[MethodType]:
     return sorted(_registry.values(), key=lambda t: t.preference)
 
 
+def code_types() -> list[str]:
+    return [t.key for t in all_types() if t.verifies_codes]
+
+
 def load_builtin_types() -> None:
-    from watchword.methods import totp  # noqa: F401
+    from watchword.methods import push, totp  # noqa: F401

@@ -13,19 +13,28 @@ from watchword.directory.models import MfaState, User
 from watchword.directory.services import clean_mfa_state
 from watchword.methods import registry
 from watchword.methods.errors import LastMethodRequired, MethodNotFound
-from watchword.methods.models import Method
+from watchword.methods import push
+from watchword.methods.models import FraudReport, Method, PushDevice
 from watchword.policy.engine import state_after_admin_sets, state_after_registration
 
 registry.load_builtin_types()
 
 
 def methods_of(user: User) -> list[Method]:
-    return list(Method.objects.filter(user=user))
+    return list(Method.objects.filter(user=user).select_related("device"))
+
+
+def device_of(method: Method):
+    """The push device behind a method, or None for other kinds."""
+    return getattr(method, "device", None) if method.type == "push" else None
 
 
 def default_method(user: User) -> Method | None:
     """The person's chosen default, or the most secure registered method."""
-    methods = methods_of(user)
+    return default_method_of(methods_of(user))
+
+
+def default_method_of(methods: list[Method]) -> Method | None:
     for method in methods:
         if method.is_default:
             return method
@@ -80,7 +89,9 @@ def delete_method(user: User, method_id: object, *, actor, request=None) -> None
         if not remaining.exists() and user.mfa_state == MfaState.ENFORCED:
             raise LastMethodRequired()
         removed = {"type": method.type, "name": method.name, "method_id": method.pk}
+        device_ids = list(PushDevice.objects.filter(method=method).values_list("device_id", flat=True))
         method.delete()
+        push.forget_devices(device_ids)
         if method.is_default and remaining.exists():
             best = sorted(remaining, key=lambda m: registry.get(m.type).preference)[0]
             Method.objects.filter(pk=best.pk).update(is_default=True)
@@ -108,7 +119,10 @@ def require_reregistration(user: User, *, actor, request=None) -> User:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         removed = [{"type": m.type, "name": m.name, "method_id": m.pk} for m in Method.objects.filter(user=user)]
+        device_ids = list(PushDevice.objects.filter(user=user).values_list("device_id", flat=True))
         Method.objects.filter(user=user).delete()
+        PushDevice.objects.filter(user=user).delete()  # pending ones too
+        push.forget_devices(device_ids)
         if user.mfa_state == MfaState.ENFORCED:
             user.mfa_state = MfaState.ENABLED
         user.session_epoch += 1
@@ -117,6 +131,59 @@ def require_reregistration(user: User, *, actor, request=None) -> User:
                       before={"methods": removed}, after={"methods": [], "mfa_state": user.mfa_state},
                       request=request)
     return user
+
+
+def report_fraud(user: User, *, method_type: str, challenge_id: str = "", app: str = "", ip: str | None = None,
+                 now: datetime) -> FraudReport:
+    """"No, it's not me": record the report for the admins and, when the organisation blocks on
+    fraud reports (the default), refuse the person's MFA until an administrator unblocks them."""
+    from django.conf import settings
+
+    block = settings.FRAUD_REPORT_BLOCKS
+    with transaction.atomic():
+        report = FraudReport.objects.create(user=user, method_type=method_type, challenge_id=challenge_id, app=app,
+                                            ip=ip, blocked=block)
+        if block:
+            User.objects.filter(pk=user.pk, mfa_blocked_at__isnull=True).update(mfa_blocked_at=now)
+        record_change(actor=user, action="user.mfa.fraud_report", target=user,
+                      after={"blocked": block, "method": method_type, "sign_in_ip": ip},
+                      reason="Fraud reported - user is blocked for MFA" if block
+                      else "Fraud reported - no action taken")
+    return report
+
+
+def unblock_mfa(user: User, *, actor, request=None) -> User:
+    """An administrator lifts a fraud block; the person's open reports count as reviewed."""
+    from django.utils import timezone
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before = user.mfa_blocked_at
+        user.mfa_blocked_at = None
+        user.save(update_fields=["mfa_blocked_at", "updated_at"])
+        FraudReport.objects.filter(user=user, reviewed_at__isnull=True).update(
+            reviewed_at=timezone.now(), reviewed_by=actor.upn if hasattr(actor, "upn") else str(actor))
+        record_change(actor=actor, action="user.mfa.unblock", target=user,
+                      before={"mfa_blocked": before is not None}, after={"mfa_blocked": False}, request=request)
+    return user
+
+
+def review_fraud_report(report_id: object, *, actor, request=None) -> FraudReport:
+    """Mark a report reviewed without unblocking (the admin decided the block stays, or there was none)."""
+    from django.utils import timezone
+
+    from watchword.core.errors import NotFound
+
+    try:
+        report = FraudReport.objects.select_related("user").get(pk=int(str(report_id)))
+    except (FraudReport.DoesNotExist, ValueError, OverflowError):
+        raise NotFound() from None
+    if report.reviewed_at is None:
+        label = actor.upn if hasattr(actor, "upn") else str(actor)
+        FraudReport.objects.filter(pk=report.pk).update(reviewed_at=timezone.now(), reviewed_by=label)
+        record_change(actor=actor, action="user.mfa.fraud_report.review", target=report.user,
+                      after={"report_id": report.pk}, request=request)
+    return report
 
 
 def rotate_seal_keys(*, progress=None) -> dict:
@@ -141,6 +208,7 @@ def rotate_seal_keys(*, progress=None) -> dict:
             count += 1
             if progress:
                 progress(index, len(rows))
+        push.reseal_device_keys(old=new, new=new)
     sealing.write_keyring(path, new.only_primary())
     return {"key_id": new.primary, "resealed": count, "retired": sorted(set(old.keys) - {new.primary})}
 

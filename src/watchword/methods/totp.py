@@ -99,6 +99,7 @@ class TotpMethod:
     amr: ClassVar[tuple[str, ...]] = ("otp",)
     preference: ClassVar[int] = 30
     per_user_limit: ClassVar[int] = 5
+    verifies_codes: ClassVar[bool] = True
 
     def begin_enrolment(self, *, user, issuer: str, now: datetime) -> dict:
         from watchword.methods.models import Method
@@ -146,21 +147,31 @@ class TotpMethod:
             )
 
     def verify(self, *, method, response: str, now: datetime) -> VerifyOutcome:
-        from watchword.methods.models import Method
-
-        secret = sealing.unseal(method.secret_sealed, purpose=seed_purpose(method.user_id),
-                                keyring=sealing.default_keyring()).decode()
-        outcome = match_totp(secret, response, now=now, after_step=method.last_used_step)
-        if not outcome.ok:
-            return outcome
-        won = Method.objects.filter(pk=method.pk, last_used_step__lt=outcome.step).update(
-            last_used_step=outcome.step, last_used_at=now)
-        return outcome if won == 1 else VerifyOutcome(ok=False, reason="reused")
+        return verify_seeded_code(method=method, response=response, now=now)
 
     def can_verify_now(self, *, method) -> bool:
         return True  # codes work offline, on the person's device
 
     def reseal(self, *, method, old: sealing.Keyring, new: sealing.Keyring) -> str:
-        purpose = seed_purpose(method.user_id)
-        return sealing.seal(sealing.unseal(method.secret_sealed, purpose=purpose, keyring=old),
-                            purpose=purpose, keyring=new)
+        return reseal_seed(method=method, old=old, new=new)
+
+
+def verify_seeded_code(*, method, response: str, now: datetime) -> VerifyOutcome:
+    """Verify a code against a method's sealed seed (code apps, and push devices, which got the
+    seed at activation); the accepted step is recorded with a compare-and-set."""
+    from watchword.methods.models import Method
+
+    secret = sealing.unseal(method.secret_sealed, purpose=seed_purpose(method.user_id),
+                            keyring=sealing.default_keyring()).decode()
+    outcome = match_totp(secret, response, now=now, after_step=method.last_used_step)
+    if not outcome.ok:
+        return outcome
+    won = Method.objects.filter(pk=method.pk, last_used_step__lt=outcome.step).update(
+        last_used_step=outcome.step, last_used_at=now)
+    return outcome if won == 1 else VerifyOutcome(ok=False, reason="reused")
+
+
+def reseal_seed(*, method, old: sealing.Keyring, new: sealing.Keyring) -> str:
+    purpose = seed_purpose(method.user_id)
+    return sealing.seal(sealing.unseal(method.secret_sealed, purpose=purpose, keyring=old),
+                        purpose=purpose, keyring=new)

@@ -31,6 +31,7 @@ class SignInFacts:
     is_admin: bool = False
     client: str = "browser"
     app: str = "portal"
+    mfa_blocked: bool = False  # blocked after reporting a sign-in request as fraud
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def check_facts(facts: SignInFacts) -> None:
         raise FactsInvalid(field="user_id", problem="user_id must be a positive integer")
     if facts.per_user_mfa_state not in MFA_STATES:
         raise FactsInvalid(field="per_user_mfa_state", problem=f"unknown per-user MFA state {facts.per_user_mfa_state!r}")
+    if not isinstance(facts.mfa_blocked, bool):
+        raise FactsInvalid(field="mfa_blocked", problem="mfa_blocked must be true or false")
     if not isinstance(facts.registered_methods, tuple):
         raise FactsInvalid(field="registered_methods", problem="registered_methods must be a tuple")
 
@@ -83,6 +86,9 @@ def evaluate(facts: SignInFacts) -> Decision:
     decisions = [evaluate_per_user_mfa(facts)]
     rank = {Outcome.ALLOW: 0, Outcome.REQUIRE_MFA: 1, Outcome.REQUIRE_REGISTRATION: 2, Outcome.BLOCK: 3}
     strictest = max(decisions, key=lambda d: rank[d.outcome])
+    if facts.mfa_blocked and strictest.needs_second_factor:
+        # The reference: "MFA attempts auto-denied" for a blocked person, registration included.
+        return Decision(Outcome.BLOCK, (Reason("fraud_block", "MFA denied; user is blocked"),), 500121)
     reasons = tuple(r for d in decisions if d.outcome == strictest.outcome for r in d.reasons)
     return Decision(strictest.outcome, reasons, strictest.error_code)
 

@@ -18,6 +18,7 @@ from watchword.methods.services import (
     complete_registration,
     default_method,
     delete_method,
+    device_of,
     methods_of,
     set_default_method,
 )
@@ -78,7 +79,10 @@ def _method_rows(user):
     rows = []
     for method in methods_of(user):
         kind = registry.get(method.type)
-        rows.append({"method": method, "label": kind.label, "detail": getattr(kind, "detail", "")})
+        device = device_of(method)
+        rows.append({"method": method, "label": kind.label, "detail": getattr(kind, "detail", ""), "device": device,
+                     "choice": f"{kind.label} - notification ({method.name})" if device
+                     else f"{kind.label} - code (added {method.created_at:%d %b %Y %H:%M})"})
     return rows
 
 
@@ -104,6 +108,13 @@ def add_authenticator(request):
 
     return wizard.run(request, user=user, on_success=on_success, on_done=on_done, mode="add",
                       base_url=reverse("portal:add_authenticator"), account_name=user.upn)
+
+
+def setup_events(request):
+    """The set-up wizard's event stream (device activated, test request answered). Serves both
+    Security info and the sign-in interrupt, so it checks the wizard's own session state, not a
+    signed-in session."""
+    return wizard.events(request)
 
 
 @fresh_mfa_required

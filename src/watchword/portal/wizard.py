@@ -1,66 +1,196 @@
-"""The authenticator-app registration wizard, shared by the sign-in interrupt ("Keep your account
+"""The authenticator registration wizard, shared by the sign-in interrupt ("Keep your account
 secure") and Security info ("Add sign-in method").
 
-Steps: ``app`` (get the app) → ``scan`` (QR code, or the secret for manual entry) → ``code``
-(enter a current code) → ``done``. The pending seed lives sealed in the session until the first
-code confirms it; nothing is written to the database before that.
+Two kinds, like the reference's Microsoft Authenticator and "I want to use a different
+authenticator app":
+
+- ``push`` (the default): ``app`` → ``scan`` (a QR code with a one-time activation payload; the
+  page moves on when the device activates) → ``try`` (a test request with a number, which the
+  person must approve in the app) → ``done``. The activated device gets the account's TOTP seed
+  too, so it also shows codes.
+- ``totp``: ``app`` → ``scan`` (an ``otpauth://`` QR code, or the secret for manual entry) →
+  ``code`` (enter a current code) → ``done``.
+
+What is pending lives in the session (the seed sealed) until the last check passes; the method
+is saved only then.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from watchword.audit.services import client_ip
 from watchword.core.errors import WatchwordError
-from watchword.methods import registry
+from watchword.methods import push, registry
+from watchword.methods.models import PushActivation, PushChallenge
 from watchword.methods.totp import group_secret, provisioning_uri, qr_svg
 from watchword.signin.forms import CodeForm
+from watchword.signin.services import push_status
+from watchword.signin.waiting import hold_until_activated, hold_until_answered
 
 ENROL_KEY = "watchword_enrol"
 DONE_KEY = "watchword_enrol_done"  # which person finished which wizard; checked at the Done step
-STEPS = ("app", "scan", "code", "done")
+KINDS = {"push": ("app", "scan", "try", "done"), "totp": ("app", "scan", "code", "done")}
+STEP_LABELS = {"app": "Get the app", "scan": "Scan the QR code", "try": "Try it out", "code": "Enter code",
+               "done": "Done"}
+MAX_TEST_REQUESTS = 5
+EVENTS_URL = "/mysecurityinfo/setup/events"
 
 
 def amr_of(method) -> tuple[str, ...]:
     return registry.get(method.type).amr
 
 
+def _pending(request, user) -> dict | None:
+    pending = request.session.get(ENROL_KEY)
+    if isinstance(pending, dict) and pending.get("type") in KINDS and pending.get("user") == user.pk:
+        return pending
+    return None
+
+
 def run(request, *, user, on_success, on_done, mode: str, base_url: str, account_name: str):
     step = request.GET.get("step", "app")
-    if step not in STEPS:
-        step = "app"
-    totp = registry.get("totp")
-    pending = request.session.get(ENROL_KEY)
-    context = {"mode": mode, "step": step, "base_url": base_url, "steps": STEPS,
+    pending = _pending(request, user)
+    done = request.session.get(DONE_KEY)
+    if step == "app":
+        kind = request.GET.get("kind") or request.POST.get("kind")
+    elif step == "done":
+        kind = done.get("kind") if isinstance(done, dict) else None
+    else:
+        kind = pending["type"] if pending else None
+    if kind not in KINDS:
+        kind = "push"
+    steps = KINDS[kind]
+    if step not in steps:
+        return redirect(f"{base_url}?step=app")
+    context = {"mode": mode, "step": step, "kind": kind, "base_url": base_url,
+               "steps": [(s, STEP_LABELS[s]) for s in steps],
                "layout": "core/card.html" if mode == "interrupt" else "core/app.html"}
 
     if step == "done":
-        done = request.session.get(DONE_KEY)
         if not (isinstance(done, dict) and done.get("user") == user.pk and done.get("mode") == mode):
             return redirect(f"{base_url}?step=app")
         if request.method == "POST":
             request.session.pop(DONE_KEY, None)
             return on_done()
-        return render(request, "portal/wizard.html", {**context, "method_label": totp.label})
+        label = "Authenticator app - notification" if kind == "push" else registry.get("totp").label
+        return render(request, "portal/wizard.html", {**context, "method_label": label})
 
     if step == "app":
         if request.method == "POST":
             try:
-                request.session[ENROL_KEY] = totp.begin_enrolment(user=user, issuer=settings.ORGANISATION_NAME,
-                                                                  now=timezone.now())
+                request.session[ENROL_KEY] = _begin(kind, user)
             except WatchwordError as exc:
                 return render(request, "portal/wizard.html", {**context, "error": exc.public_message})
             return redirect(f"{base_url}?step=scan")
         return render(request, "portal/wizard.html", context)
 
-    if not isinstance(pending, dict) or pending.get("type") != "totp":
+    if pending is None or pending["type"] != kind:
         return redirect(f"{base_url}?step=app")
+
+    def finished(method):
+        request.session.pop(ENROL_KEY, None)
+        request.session[DONE_KEY] = {"user": user.pk, "mode": mode, "method": method.pk, "kind": kind}
+        on_success(method)
+        return redirect(f"{base_url}?step=done")
+
+    if kind == "push":
+        return _push_step(request, step, pending, user=user, context=context, base_url=base_url,
+                          account_name=account_name, finished=finished)
+    return _totp_step(request, step, pending, user=user, context=context, base_url=base_url,
+                      account_name=account_name, finished=finished)
+
+
+def _begin(kind: str, user) -> dict:
+    now = timezone.now()
+    if kind == "push":
+        row, code = push.start_activation(user, now=now)
+        return {"type": "push", "user": user.pk, "activation": row.pk, "code": code, "tests": 0}
+    pending = registry.get("totp").begin_enrolment(user=user, issuer=settings.ORGANISATION_NAME, now=now)
+    return {**pending, "user": user.pk}
+
+
+def _push_step(request, step, pending, *, user, context, base_url, account_name, finished):
+    now = timezone.now()
+    activation = PushActivation.objects.filter(pk=pending["activation"], user=user).select_related("device").first()
+    if activation is None:
+        request.session.pop(ENROL_KEY, None)
+        return redirect(f"{base_url}?step=app")
+    if step == "scan":
+        error = ""
+        if request.method == "POST":
+            if activation.device is not None:
+                return _send_test(request, pending, user, activation.device, base_url)
+            if activation.expires_at <= now:
+                request.session.pop(ENROL_KEY, None)
+                return render(request, "portal/wizard.html", {**context, "step": "app", "error": (
+                    "The QR code expired before your app used it. Choose Next to get a new one.")})
+            error = ("We haven't heard from your app yet. Scan the QR code with the authenticator, wait until it "
+                     "says the account was added, then choose Next.")
+        payload = push.activation_payload(pending["code"], account=account_name)
+        return render(request, "portal/wizard.html", {
+            **context, "qr": qr_svg(payload, title=f"QR code to set up the authenticator for {account_name}"),
+            "payload": payload, "account_name": account_name, "error": error, "events_url": EVENTS_URL,
+            "seconds_left": max(1, int((activation.expires_at - now).total_seconds())),
+            "activated": activation.device is not None}, status=400 if error else 200)
+
+    # step == "try"
+    challenge = PushChallenge.objects.filter(pk=pending.get("challenge", ""), user=user).first()
+    if activation.device is None or challenge is None:
+        return redirect(f"{base_url}?step=scan")
+    if request.method == "POST" and request.POST.get("action") == "resend":
+        return _send_test(request, pending, user, activation.device, base_url)
+    status = push_status(challenge, now)
+    if status == "approved" and request.method == "POST":
+        try:
+            method = push.confirm_registration(activation.pk, challenge.id, user, now=now)
+        except WatchwordError as exc:
+            return render(request, "portal/wizard.html", {**context, "error": exc.public_message, "challenge": None})
+        return finished(method)
+    if status == "reported":
+        request.session.pop(ENROL_KEY, None)
+    return render(request, "portal/wizard.html", {
+        **context, "challenge": challenge, "status": status, "events_url": EVENTS_URL,
+        "seconds_left": max(1, int((challenge.expires_at - now).total_seconds())),
+        "can_resend": pending.get("tests", 0) < MAX_TEST_REQUESTS})
+
+
+def _send_test(request, pending, user, device, base_url):
+    if pending.get("tests", 0) >= MAX_TEST_REQUESTS:
+        return redirect(f"{base_url}?step=try")
+    challenge = push.create_challenge(user, purpose="registration", app=f"{settings.ORGANISATION_NAME} security info",
+                                      ip=client_ip(request), now=timezone.now(), device=device)
+    request.session[ENROL_KEY] = {**pending, "challenge": challenge.id, "tests": pending.get("tests", 0) + 1}
+    return redirect(f"{base_url}?step=try")
+
+
+def events(request):
+    """The set-up pages' event stream: ``activated`` when the device activates (scan step),
+    ``answered`` when the test request is answered (try step)."""
+    pending = request.session.get(ENROL_KEY)
+    if not (isinstance(pending, dict) and pending.get("type") == "push"):
+        return HttpResponse(status=204)
+    now = timezone.now()
+    if request.GET.get("step") == "try":
+        challenge = PushChallenge.objects.filter(pk=pending.get("challenge", ""), user_id=pending.get("user")).first()
+        return hold_until_answered(challenge) if challenge is not None else HttpResponse(status=204)
+    activation = PushActivation.objects.filter(pk=pending.get("activation"), user_id=pending.get("user")).first()
+    if activation is None:
+        return HttpResponse(status=204)
+    return hold_until_activated(activation.pk, activated=activation.device_id is not None,
+                                seconds_left=int((activation.expires_at - now).total_seconds()))
+
+
+def _totp_step(request, step, pending, *, user, context, base_url, account_name, finished):
+    totp = registry.get("totp")
     try:
         secret = totp.pending_secret(user=user, pending=pending)
     except Exception:  # a session from before a key rotation: start again
         request.session.pop(ENROL_KEY, None)
-        return redirect(f"{base_url}?step=app")
+        return redirect(f"{base_url}?step=app&kind=totp")
     if step == "scan":
         if request.method == "POST":
             return redirect(f"{base_url}?step=code")
@@ -79,8 +209,5 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
                 request.session.pop(ENROL_KEY, None)
             form.add_error("code", exc.public_message)
         else:
-            request.session.pop(ENROL_KEY, None)
-            request.session[DONE_KEY] = {"user": user.pk, "mode": mode, "method": method.pk}
-            on_success(method)
-            return redirect(f"{base_url}?step=done")
+            return finished(method)
     return render(request, "portal/wizard.html", {**context, "form": form})

@@ -2,7 +2,7 @@
 
     name ──▶ password ──▶ [change_password] ──▶ decision
                                                   ├─ allow ─────────────────────▶ done
-                                                  ├─ require_mfa ──▶ mfa ───────▶ done
+                                                  ├─ require_mfa ──▶ mfa (push | code) ──▶ done
                                                   ├─ require_registration ──▶ interrupt ──▶ register ──▶ done
                                                   └─ block ─────────────────────▶ (refused)
 
@@ -56,6 +56,8 @@ class Flow:
     reauth: bool = False
     requirement: str = ""
     error_code: int | None = None
+    mfa_method: str = ""  # at the MFA stage: "push" (approve a request) or "code"
+    push_challenge: str = ""  # the sign-in request the waiting page is waiting for
 
     @classmethod
     def start(cls, name: str, *, next_url: str = "", reauth: bool = False, user_id: int | None = None,

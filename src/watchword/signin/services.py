@@ -16,7 +16,8 @@ from watchword.audit import codes
 from watchword.audit.services import client_ip, record_signin
 from watchword.directory.models import User, normalise_upn
 from watchword.methods import registry
-from watchword.methods.models import Method
+from watchword.methods import push
+from watchword.methods.models import ChallengeState, Method, PushChallenge
 from watchword.policy.engine import Decision, SignInFacts, evaluate
 from watchword.signin import throttle
 from watchword.signin.flow import Flow
@@ -25,6 +26,10 @@ SESSION_AMR = "watchword_amr"
 SESSION_AUTH_TIME = "watchword_auth_time"
 SESSION_MFA_TIME = "watchword_mfa_time"
 BAD_CREDENTIALS_MESSAGE = "Your account or password is incorrect. If you don't remember your password, ask your administrator to reset it."
+
+
+def push_limit() -> throttle.Limit:
+    return throttle.Limit(settings.PUSH_REQUESTS_FREE, settings.THROTTLE_PAIR_MAX_DELAY)
 
 
 def account_limit() -> throttle.Limit:
@@ -111,7 +116,8 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
 
 def decide(user: User, methods: list[Method], *, app: str = "portal") -> Decision:
     facts = SignInFacts(user_id=user.pk, per_user_mfa_state=user.mfa_state,
-                        registered_methods=tuple(m.type for m in methods), is_admin=user.is_admin, app=app)
+                        registered_methods=tuple(m.type for m in methods), is_admin=user.is_admin, app=app,
+                        mfa_blocked=user.mfa_blocked_at is not None)
     return evaluate(facts)
 
 
@@ -134,7 +140,7 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
                       result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s")
         return CodeResult(ok=False, message=f"Too many wrong codes. {throttle.wait_phrase(wait)}, then try again.")
     reasons = set()
-    for method in Method.objects.filter(user=user, type="totp"):
+    for method in Method.objects.filter(user=user, type__in=registry.code_types()):
         outcome = registry.get(method.type).verify(method=method, response=code, now=now)
         if outcome.ok:
             throttle.clear(mfa_key, counters)
@@ -148,7 +154,7 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
     remaining = settings.MFA_CODE_ATTEMPTS - flow.attempts
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
                   result="failure", error_code=codes.MFA_FAILED if remaining > 0 else codes.MFA_ATTEMPTS_EXCEEDED,
-                  reason="code already used" if reused else "wrong code", method="totp")
+                  reason="code already used" if reused else "wrong code", method="code")
     if remaining <= 0:
         return CodeResult(ok=False, finished=True,
                           message="You entered too many wrong codes. For your security, sign in again.")
@@ -188,3 +194,70 @@ def purge_expired_sessions() -> int:
 def mfa_is_fresh(request) -> bool:
     stamp = request.session.get(SESSION_MFA_TIME)
     return isinstance(stamp, (int, float)) and time.time() - stamp <= settings.MFA_FRESHNESS_SECONDS
+
+
+# ----------------------------------------------------------------------------------------------
+# Push: approve a sign-in request on the authenticator
+
+
+def push_app_name() -> str:
+    return f"{settings.ORGANISATION_NAME} sign-in"
+
+
+@dataclass(frozen=True)
+class PushSend:
+    challenge: PushChallenge | None
+    wait: int = 0
+
+
+def send_push(flow: Flow, user: User, request) -> PushSend:
+    """Send a new sign-in request to the person's devices, unless they have been sent too many
+    lately (each request counts until a sign-in succeeds: a defence against MFA fatigue)."""
+    now = timezone.now()
+    key = throttle.key_for("push", str(user.pk))
+    wait = throttle.standing([key], now).wait
+    if wait:
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
+                      result="failure", error_code=codes.THROTTLED, reason=f"sign-in requests throttled for {wait} s",
+                      method=push.PushMethod.key)
+        return PushSend(None, wait)
+    throttle.record_failure(key, push_limit(), now)
+    challenge = push.create_challenge(user, purpose="signin", app=push_app_name(), ip=client_ip(request), now=now,
+                                      flow_id=flow.id)
+    flow.push_challenge = challenge.id
+    return PushSend(challenge)
+
+
+def current_push(flow: Flow, user: User) -> PushChallenge | None:
+    if not flow.push_challenge:
+        return None
+    return PushChallenge.objects.filter(pk=flow.push_challenge, user=user, purpose="signin").first()
+
+
+def push_status(challenge: PushChallenge | None, now=None) -> str:
+    """``pending``, ``approved``, ``expired`` (unanswered in time), ``wrong_number``,
+    ``declined``, ``reported`` or ``missing``."""
+    if challenge is None:
+        return "missing"
+    if challenge.state == ChallengeState.PENDING:
+        return "expired" if challenge.expires_at <= (now or timezone.now()) else "pending"
+    if challenge.state == ChallengeState.APPROVED:
+        return "approved" if not challenge.consumed else "missing"
+    if challenge.state == ChallengeState.REPORTED:
+        return "reported"
+    return challenge.result_detail or "declined"
+
+
+def use_approval(challenge: PushChallenge, user: User) -> bool:
+    """Spend an approval on this sign-in, once (compare-and-set), and forgive the requests sent."""
+    won = PushChallenge.objects.filter(pk=challenge.pk, state=ChallengeState.APPROVED, consumed=False).update(
+        consumed=True) == 1
+    if won:
+        throttle.clear(throttle.key_for("push", str(user.pk)))
+    return won
+
+
+def record_unanswered(flow: Flow, user: User, request) -> None:
+    record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa", result="failure",
+                  error_code=codes.MFA_DENIED, reason="MFA denied; user did not respond to mobile app notification",
+                  method=push.PushMethod.key)

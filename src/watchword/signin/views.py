@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from watchword.audit import codes
 from watchword.audit.services import record_signin
 from watchword.directory.errors import WeakPassword
 from watchword.directory.models import User
 from watchword.directory.services import change_own_password
-from watchword.methods.services import complete_registration, methods_of
+from watchword.methods import registry
+from watchword.methods.services import complete_registration, default_method_of, methods_of
 from watchword.policy.engine import Outcome
 from watchword.portal import wizard
 from watchword.signin import flow as flows
@@ -22,7 +25,19 @@ from watchword.signin import throttle
 from watchword.signin.flow import STAGE_URLS, Flow, Stage
 from watchword.signin.forms import CodeForm, NameForm, NewPasswordForm, PasswordForm
 from watchword.signin.guards import signed_in_required
-from watchword.signin.services import BAD_CREDENTIALS_MESSAGE, check_password, decide, finish, verify_code
+from watchword.signin.services import (
+    BAD_CREDENTIALS_MESSAGE,
+    check_password,
+    current_push,
+    decide,
+    finish,
+    push_status,
+    record_unanswered,
+    send_push,
+    use_approval,
+    verify_code,
+)
+from watchword.signin.waiting import hold_until_answered
 
 
 def safe_next(request, value: str | None) -> str:
@@ -48,8 +63,40 @@ def _show_stage(request, flow: Flow, *, user: User | None = None, methods=()):
     if flow.stage == Stage.INTERRUPT:
         return render(request, "signin/interrupt.html", {"flow": flow})
     if flow.stage == Stage.MFA and user is not None:
-        return render(request, "signin/verify.html", {"form": CodeForm(), "flow": flow, "methods": methods})
+        return _begin_mfa(request, flow, user, methods)
     return _continue(request, flow)
+
+
+def _begin_mfa(request, flow: Flow, user: User, methods):
+    """The second factor starts with the person's default method: a sign-in request to their
+    authenticator (shown with its number) or the code page."""
+    default = default_method_of(methods)
+    flow.mfa_method = "push" if default is not None and default.type == "push" else "code"
+    if flow.mfa_method == "push":
+        return _send_push(request, flow, user)
+    flows.save(request, flow)
+    return _code_page(request, flow, CodeForm(), methods)
+
+
+def _code_page(request, flow: Flow, form, methods, status: int = 200):
+    return render(request, "signin/verify.html", {
+        "form": form, "flow": flow, "code_methods": [m for m in methods if m.type in registry.code_types()],
+        "has_push": any(m.type == "push" for m in methods)}, status=status)
+
+
+def _send_push(request, flow: Flow, user: User):
+    sent = send_push(flow, user, request)
+    flows.save(request, flow)
+    if sent.challenge is None:
+        return render(request, "signin/push_result.html", {
+            "flow": flow, "status": "throttled",
+            "wait": f"{throttle.wait_phrase(sent.wait)}, then try again, or use a code instead."}, status=429)
+    return _push_page(request, flow, sent.challenge)
+
+
+def _push_page(request, flow: Flow, challenge):
+    left = max(1, int((challenge.expires_at - timezone.now()).total_seconds()))
+    return render(request, "signin/push.html", {"flow": flow, "challenge": challenge, "seconds_left": left})
 
 
 def _current(request, stage: str):
@@ -160,8 +207,10 @@ def _after_primary(request, flow: Flow, user: User):
     if decision.outcome == Outcome.BLOCK:
         flows.discard(request)
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="policy",
-                      result="failure", error_code=53003, reason="blocked by policy")
-        return render(request, "signin/blocked.html", status=403)
+                      result="failure", error_code=decision.error_code or 53003,
+                      reason=decision.reasons[0].detail if decision.reasons else "blocked by policy")
+        return render(request, "signin/blocked.html", {"mfa_blocked": decision.requirement == "fraud_block"},
+                      status=403)
     if decision.outcome == Outcome.REQUIRE_REGISTRATION:
         flow.stage = Stage.INTERRUPT
         step = "registration"
@@ -214,27 +263,60 @@ def register(request):
     def on_success(method):
         complete_registration(user, method, request=request)
         flow.amr = flow.amr + list(wizard.amr_of(method))
+        flow.mfa_method = method.type
         flows.save(request, flow)
 
     def on_done():
         if len(flow.amr) < 2:  # no second factor was proven in this sign-in: start the wizard again
             return redirect(f"{reverse('signin:register')}?step=app")
-        finish(request, flow, user, amr=flow.amr, method="totp")
+        finish(request, flow, user, amr=flow.amr, method=flow.mfa_method or "totp")
         return _done(request, flow)
 
     return wizard.run(request, user=user, on_success=on_success, on_done=on_done, mode="interrupt",
                       base_url=reverse("signin:register"), account_name=flow.name)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
-def verify(request):
-    flow, elsewhere = _current(request, Stage.MFA)
-    if elsewhere:
-        return elsewhere
+def _mfa_user(request, flow: Flow):
+    """The person this MFA step is for (signed in already when re-verifying), or None."""
     user = _user_of(flow) if not flow.reauth else request.user
     if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+def _blocked(request, flow: Flow, user: User):
+    flows.discard(request)
+    record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa", result="failure",
+                  error_code=codes.MFA_DENIED, reason="MFA denied; user is blocked")
+    return render(request, "signin/blocked.html", {"mfa_blocked": True}, status=403)
+
+
+def _mfa_stage(request, *, allow_blocked: bool = False):
+    """The flow at the MFA stage and its person; otherwise where to go instead."""
+    flow, elsewhere = _current(request, Stage.MFA)
+    if elsewhere:
+        return None, None, elsewhere
+    user = _mfa_user(request, flow)
+    if user is None:
         flows.discard(request)
-        return redirect("signin:start")
+        return None, None, redirect("signin:start")
+    if user.mfa_blocked_at is not None and not allow_blocked:
+        return None, None, _blocked(request, flow, user)
+    return flow, user, None
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def verify(request):
+    flow, user, elsewhere = _mfa_stage(request)
+    if elsewhere:
+        return elsewhere
+    methods = methods_of(user)
+    if not flow.mfa_method:  # re-verification starts here rather than after a password
+        if request.method != "POST":
+            return _begin_mfa(request, flow, user, methods)
+        flow.mfa_method = "code"
+    if flow.mfa_method == "push":
+        return redirect("signin:push")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         result = verify_code(flow, user, form.cleaned_data["code"], request)
@@ -246,7 +328,92 @@ def verify(request):
             return render(request, "signin/too_many.html", {"message": result.message}, status=429)
         flows.save(request, flow)
         form.add_error("code", result.message)
-    return render(request, "signin/verify.html", {"form": form, "flow": flow, "methods": methods_of(user)})
+    return _code_page(request, flow, form, methods)
+
+
+PUSH_RESULT_STATUS = {"declined": 403, "reported": 403, "wrong_number": 200, "expired": 200}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def push(request):
+    """Waiting for the person to approve the request on their authenticator. The page listens
+    for the answer (``push_events``) and posts here when it comes; without JavaScript the person
+    presses Continue. Approved ⇒ signed in; declined or reported ⇒ this sign-in ends; wrong
+    number or no answer in time ⇒ they may send another request or use a code."""
+    flow, user, elsewhere = _mfa_stage(request, allow_blocked=True)
+    if elsewhere:
+        return elsewhere
+    if flow.mfa_method != "push":
+        return redirect("signin:verify")
+    action = request.POST.get("action", "check") if request.method == "POST" else "show"
+    challenge = current_push(flow, user)
+    status = push_status(challenge)
+    if user.mfa_blocked_at is not None and status != "reported":  # blocked meanwhile, by another report
+        return _blocked(request, flow, user)
+    if action == "resend":
+        return _send_push(request, flow, user)
+    if status == "missing":
+        return _send_push(request, flow, user) if request.method == "POST" else redirect("signin:other")
+    if status == "pending":
+        return _push_page(request, flow, challenge)
+    if status == "approved":
+        if use_approval(challenge, user):
+            finish(request, flow, user, amr=flow.amr + list(registry.get("push").amr), method="push")
+            return _done(request, flow)
+        return redirect("signin:push")
+    if status == "expired":
+        record_unanswered(flow, user, request)
+        flow.push_challenge = ""
+        flows.save(request, flow)
+    elif status == "wrong_number":
+        flow.attempts += 1
+        flow.push_challenge = ""
+        if flow.attempts >= settings.MFA_CODE_ATTEMPTS:
+            flows.discard(request)
+            return render(request, "signin/too_many.html", {
+                "message": "The number was wrong too many times. For your security, sign in again."}, status=429)
+        flows.save(request, flow)
+    else:  # declined or reported: this sign-in is over
+        flows.discard(request)
+    return render(request, "signin/push_result.html", {
+        "flow": flow, "status": status, "blocked": status == "reported" and settings.FRAUD_REPORT_BLOCKS},
+        status=PUSH_RESULT_STATUS.get(status, 200))
+
+
+@require_GET
+def push_events(request):
+    """The waiting page's event stream: one ``answered`` event when the request is answered or
+    runs out. Until then the front holds the connection on the request's channel."""
+    flow = flows.load(request)
+    if flow is None or flow.expired or flow.stage != Stage.MFA or not flow.push_challenge:
+        return HttpResponse(status=204)  # EventSource stops reconnecting on 204
+    challenge = current_push(flow, _mfa_user(request, flow)) if _mfa_user(request, flow) else None
+    if challenge is None:
+        return HttpResponse(status=204)
+    return hold_until_answered(challenge)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def other(request):
+    """"Sign in another way": the person's ways to verify, the default first."""
+    flow, user, elsewhere = _mfa_stage(request)
+    if elsewhere:
+        return elsewhere
+    methods = methods_of(user)
+    choices = []
+    if any(m.type == "push" for m in methods):
+        choices.append(("push", "Approve a request on my authenticator app"))
+    if any(m.type in registry.code_types() for m in methods):
+        choices.append(("code", "Use a verification code from my authenticator app"))
+    if request.method == "POST":
+        choice = request.POST.get("method")
+        if choice in dict(choices):
+            flow.mfa_method = choice
+            if choice == "push":
+                return _send_push(request, flow, user)
+            flows.save(request, flow)
+            return redirect("signin:verify")
+    return render(request, "signin/other.html", {"flow": flow, "choices": choices})
 
 
 @signed_in_required

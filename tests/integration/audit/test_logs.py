@@ -197,7 +197,7 @@ def test_a_wrong_code_is_logged_as_mfa_failed_without_the_code(sign_in, adele, a
     sign_in.with_code(Client(), adele.upn, wrong)
 
     row = last_signin()
-    assert (row.error_code, row.method, row.reason) == (codes.MFA_FAILED, "totp", "wrong code")
+    assert (row.error_code, row.method, row.reason) == (codes.MFA_FAILED, "code", "wrong code")
     assert wrong not in str(SignInEvent.objects.values()) + str(AuditEvent.objects.values())
 
 

@@ -98,13 +98,13 @@ def at_form(people, sign_in):
         elif form == "registration code":
             sign_in.password(client, people.diego.upn)
             client.post("/signin/more-information")
-            client.post("/signin/register?step=app")
+            client.post("/signin/register?step=app", {"kind": "totp"})
         elif form in ("new user", "user properties", "bulk MFA", "MFA state", "CSV import", "new group",
                       "group members", "reset password"):
             sign_in.password(client, people.megan.upn)
         elif form in ("default method", "add authenticator code", "sign out", "change password"):
             sign_in.with_code(client, people.adele.upn, people.adele_app.fresh_code())
-            client.post("/mysecurityinfo/add/authenticator?step=app")
+            client.post("/mysecurityinfo/add/authenticator?step=app", {"kind": "totp"})
         address, _ = FORMS[form]
         if "{adele}" in address:
             address = address.format(adele=people.adele.pk)

@@ -102,7 +102,7 @@ def test_after_enrolment_in_the_browser_no_table_holds_the_seed(client, sign_in,
     adele = make_person("Adele Vance", mfa_state="enabled")
     sign_in.password(client, adele.upn)
     client.post("/signin/more-information")
-    client.post("/signin/register?step=app")
+    client.post("/signin/register?step=app", {"kind": "totp"})
     scan = client.get("/signin/register?step=scan").content.decode()
     secret = re.search(r'id="secret-key">([A-Z2-7 ]+)<', scan).group(1).replace(" ", "")
     client.post("/signin/register?step=code", {"code": pyotp.TOTP(secret).now()})
@@ -178,8 +178,8 @@ def test_a_registration_begun_before_keys_rotate_starts_again_instead_of_failing
     adele = make_person("Adele Vance", mfa_state="enabled")
     sign_in.password(client, adele.upn)
     client.post("/signin/more-information")
-    client.post("/signin/register?step=app")
+    client.post("/signin/register?step=app", {"kind": "totp"})
 
     main(["keys", "rotate"])
 
-    assert client.get("/signin/register?step=scan")["Location"] == "/signin/register?step=app"
+    assert client.get("/signin/register?step=scan")["Location"] == "/signin/register?step=app&kind=totp"

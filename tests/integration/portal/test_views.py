@@ -170,7 +170,7 @@ def test_a_default_method_value_that_is_not_one_of_the_persons_methods_is_refuse
 
 
 def test_a_second_authenticator_app_is_added_from_security_info(adele_browser, adele, adele_app):
-    assert location(adele_browser.post("/mysecurityinfo/add/authenticator?step=app")) == (
+    assert location(adele_browser.post("/mysecurityinfo/add/authenticator?step=app", {"kind": "totp"})) == (
         "/mysecurityinfo/add/authenticator?step=scan")
     scan = adele_browser.get("/mysecurityinfo/add/authenticator?step=scan").content.decode()
     secret = re.search(r'id="secret-key">([A-Z2-7 ]+)<', scan).group(1).replace(" ", "")
@@ -186,7 +186,7 @@ def test_a_sixth_authenticator_app_is_refused_with_a_message(adele_browser, adel
     for _ in range(4):
         enrol(adele)
 
-    response = adele_browser.post("/mysecurityinfo/add/authenticator?step=app")
+    response = adele_browser.post("/mysecurityinfo/add/authenticator?step=app", {"kind": "totp"})
 
     assert response.status_code == 200
     assert "You already have 5 authenticator apps. Delete one before adding another." in response.content.decode()
@@ -194,7 +194,7 @@ def test_a_sixth_authenticator_app_is_refused_with_a_message(adele_browser, adel
 
 
 def test_an_authenticator_set_up_left_over_ten_minutes_must_start_again(adele_browser, adele):
-    adele_browser.post("/mysecurityinfo/add/authenticator?step=app")
+    adele_browser.post("/mysecurityinfo/add/authenticator?step=app", {"kind": "totp"})
     scan = adele_browser.get("/mysecurityinfo/add/authenticator?step=scan").content.decode()
     secret = re.search(r'id="secret-key">([A-Z2-7 ]+)<', scan).group(1).replace(" ", "")
     session = adele_browser.session

@@ -74,7 +74,7 @@ def test_a_person_whose_mfa_was_enabled_registers_an_authenticator_at_sign_in_an
     assert "More information required" in page(interrupt)
     assert location(client.post("/signin/more-information")) == "/signin/register"
     assert "Keep your account secure" in page(client.get("/signin/register"))
-    assert location(client.post("/signin/register?step=app")) == "/signin/register?step=scan"
+    assert location(client.post("/signin/register?step=app", {"kind": "totp"})) == "/signin/register?step=scan"
     scan = page(client.get("/signin/register?step=scan"))
     assert "<svg" in scan  # the QR code
     secret = re.search(r'id="secret-key">([A-Z2-7 ]+)<', scan).group(1).replace(" ", "")
@@ -94,7 +94,7 @@ def test_a_wrong_first_code_in_the_wizard_registers_nothing(client, sign_in, mak
     adele = make_person("Adele Vance", mfa_state="enabled")
     sign_in.password(client, adele.upn)
     client.post("/signin/more-information")
-    client.post("/signin/register?step=app")
+    client.post("/signin/register?step=app", {"kind": "totp"})
 
     response = client.post("/signin/register?step=code", {"code": "000000"})
 
@@ -390,7 +390,7 @@ def test_registration_cannot_begin_before_more_information_required_is_acknowled
     lee = make_person("Lee Gu", mfa_state="enabled")
     sign_in.password(client, lee.upn)
 
-    assert location(client.post("/signin/register?step=app")) == "/signin/more-information"
+    assert location(client.post("/signin/register?step=app", {"kind": "totp"})) == "/signin/more-information"
 
 
 def test_the_registration_wizard_cannot_be_jumped_to_done(client, sign_in, make_person):
@@ -409,7 +409,7 @@ def test_a_registration_finished_in_one_sign_in_does_not_let_the_next_sign_in_sk
     diego, lee = make_person("Diego Siciliani", mfa_state="enabled"), make_person("Lee Gu", mfa_state="enabled")
     sign_in.password(client, diego.upn)
     client.post("/signin/more-information")
-    client.post("/signin/register?step=app")
+    client.post("/signin/register?step=app", {"kind": "totp"})
     scan = page(client.get("/signin/register?step=scan"))
     secret = re.search(r'id="secret-key">([A-Z2-7 ]+)<', scan).group(1).replace(" ", "")
     client.post("/signin/register?step=code", {"code": pyotp.TOTP(secret).now()})  # Diego never presses Done
