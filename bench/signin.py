@@ -352,16 +352,23 @@ def proc_cpu(pid: int) -> float:
 
 
 def children_of(pid: int) -> list[int]:
-    kids = []
+    """Every descendant of ``pid``: under ``watchword serve`` the gunicorn workers are the
+    front's grandchildren."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as fh:
-                    if int(fh.read().rpartition(")")[2].split()[1]) == pid:
-                        kids.append(int(entry))
+                    parents[int(entry)] = int(fh.read().rpartition(")")[2].split()[1])
             except (OSError, ValueError, IndexError):
                 pass
-    return kids
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [child for child, ppid in parents.items() if ppid == parent]
+        found += kids
+        frontier += kids
+    return found
 
 
 def machine_busy() -> tuple[float, float, float, float]:
