@@ -7,6 +7,7 @@ and none of the calling environment's ``WATCHWORD_*`` variables, only the ones g
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,3 +117,56 @@ def start_server(data_dir: Path, port: int | None = None, env_extra: dict | None
         time.sleep(0.1)
     server.stop()
     raise AssertionError(f"watchword serve did not answer within 60 s:\n{server.log()}")
+
+
+# --- two nodes: PostgreSQL shared, Redis between the fronts --------------------------------------
+
+PG_URL = os.environ.get("WATCHWORD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("WATCHWORD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _pg_params(dbname: str | None = None) -> dict:
+    import dj_database_url
+
+    cfg = dj_database_url.parse(PG_URL)
+    return dict(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname=dbname or cfg["NAME"],
+                password=cfg["PASSWORD"] or None)
+
+
+def two_node_services_or_skip() -> None:
+    """Skip (saying why) unless the test PostgreSQL server and Redis both answer."""
+    import psycopg
+    import pytest
+    import redis
+
+    try:
+        psycopg.connect(**_pg_params(), connect_timeout=3).close()
+    except Exception as exc:
+        print(f"two-node test skipped: PostgreSQL at {PG_URL} is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        print(f"two-node test skipped: Redis at {REDIS_URL} is not reachable: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable")
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "watchword_test"):
+    """A database of its own on the test PostgreSQL server (its URL), dropped afterwards."""
+    import psycopg
+
+    two_node_services_or_skip()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(**_pg_params(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(**_pg_params(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def two_node_env(database_url: str) -> dict:
+    return {"WATCHWORD_DATABASE_URL": database_url, "WATCHWORD_REDIS_URL": REDIS_URL,
+            "WATCHWORD_SECRET_KEY": "a shared secret key for both nodes, long enough"}

@@ -82,11 +82,14 @@ def cmd_serve(args) -> int:
         return _fail("Watchword is not initialised here; run 'watchword init' first.")
     call_command("migrate", interactive=False, verbosity=0)
     call_command("clearsessions", verbosity=0)
-    from watchword.signin.throttle import purge_stale
     from django.db import connections
     from django.utils import timezone
 
-    purge_stale(timezone.now())
+    from watchword.methods import push
+    from watchword.signin import throttle
+
+    throttle.purge_stale(timezone.now())
+    push.purge_stale(timezone.now())
     connections.close_all()  # gunicorn's workers start from a process of their own; this one holds none open
     if args.workers is not None and not 1 <= args.workers <= 256:
         return _fail("--workers must be between 1 and 256", EXIT_USAGE)

@@ -158,11 +158,42 @@ class Deployment:
     name: str
     server: Server
     signin_url: str
+    device_url: str  # where devices are sent to listen (the public URL)
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
         return self.server.cli(*args, input=input)
 
 
-@pytest.fixture(params=["embedded"])
-def deployment(request, server):
-    return Deployment(name="embedded", server=server, signin_url=server.url)
+@pytest.fixture(params=["embedded", "two-node"])
+def deployment(request, tmp_path_factory):
+    """The embedded default (the session's server), or two ``serve`` nodes sharing a PostgreSQL
+    database of their own and Redis: people's browsers use node 2, while the public URL (so the
+    address devices are given) is node 1's, so a device listens on node 1 while the sign-in
+    happens on node 2."""
+    if request.param == "embedded":
+        server = request.getfixturevalue("server")
+        yield Deployment(name="embedded", server=server, signin_url=server.url, device_url=server.url)
+        return
+    from tests.serving import postgres_database, start_server, two_node_env
+
+    folder = tmp_path_factory.mktemp("two-node")
+    with postgres_database("watchword_e2e") as database_url:
+        shared = {**two_node_env(database_url), "WATCHWORD_ORGANISATION": "Contoso"}
+        node_1 = start_server(folder / "node-1", env_extra=shared)
+        node_2 = None
+        try:
+            # One installation on two machines: the same sealing keyring (and secret key).
+            shutil.copytree(node_1.data_dir / "keys", folder / "node-2" / "keys")
+            node_2 = start_server(folder / "node-2", init=False,
+                                  env_extra={**shared, "WATCHWORD_PUBLIC_URL": node_1.url})
+            for _ in range(100):  # each front subscribes to Redis just after it starts
+                if all("listening for messages on Redis" in n.log() for n in (node_1, node_2)):
+                    break
+                time.sleep(0.1)
+            admin = Server(url=node_2.url, data_dir=node_2.data_dir, admin_upn="admin@contoso.example",
+                           admin_one_time_password=node_1.admin_one_time_password, env=node_2.env)
+            yield Deployment(name="two-node", server=admin, signin_url=node_2.url, device_url=node_1.url)
+        finally:
+            for node in (node_2, node_1):
+                if node is not None:
+                    node.stop()

@@ -14,8 +14,10 @@ in on node 2.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -55,7 +57,7 @@ def sign_in(page, url: str, upn: str, password: str = PASSWORD) -> None:
 
 def number_shown(page) -> str:
     number = page.locator("#push-number")
-    expect(number).to_have_text(__import__("re").compile(r"^\d\d$"))
+    expect(number).to_have_text(re.compile(r"^\d\d$"))
     return number.inner_text().strip()
 
 
@@ -84,6 +86,7 @@ def test_enrol_with_notifications_then_approve_deny_and_report(deployment, brows
     page.get_by_text("Can't scan image?").click()
     payload = page.locator("#activation-payload").inner_text().strip()
     assert payload.startswith("watchword-push://activate?")
+    assert parse_qs(urlsplit(payload).query)["server"] == [deployment.device_url]
     scanned = app.run("add", payload, "--name", "Lee's phone", "--platform", "android")
     assert scanned.returncode == 0, scanned.stderr
 

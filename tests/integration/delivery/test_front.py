@@ -27,13 +27,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import free_port, start_server
+from tests.serving import REDIS_URL, free_port, start_server, two_node_env
+from tests.serving import postgres_database as own_postgres_database
 from watchword.delivery import fanout, hub
 
 ADMIN = "admin@contoso.example"
 KEEPALIVE = 1  # seconds between ': keep-alive' comments on the test servers
-PG_URL = os.environ.get("WATCHWORD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("WATCHWORD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def run_async(coro):
@@ -496,47 +495,15 @@ def test_a_front_that_loses_redis_says_so_and_listens_again_when_it_is_back(tmp_
         assert node.stop() == 0, node.log()
 
 
-def _reachable_or_skip() -> None:
-    import dj_database_url
-    import psycopg
-    import redis
-
-    cfg = dj_database_url.parse(PG_URL)
-    try:
-        psycopg.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname=cfg["NAME"],
-                        password=cfg["PASSWORD"] or None, connect_timeout=3).close()
-    except Exception as exc:
-        print(f"two-node test skipped: PostgreSQL at {PG_URL} is not reachable: {exc}")
-        pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:
-        print(f"two-node test skipped: Redis at {REDIS_URL} is not reachable: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is not reachable")
-
-
 @pytest.fixture
 def postgres_database():
-    """A database of this test's own on the test PostgreSQL server, dropped afterwards."""
-    import dj_database_url
-    import psycopg
-
-    _reachable_or_skip()
-    cfg = dj_database_url.parse(PG_URL)
-    name = f"watchword_front_{uuid.uuid4().hex[:10]}"
-    params = dict(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname=cfg["NAME"],
-                  password=cfg["PASSWORD"] or None, autocommit=True)
-    with psycopg.connect(**params) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(**params) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_postgres_database("watchword_front") as url:
+        yield url
 
 
 @pytest.mark.postgres
 def test_two_nodes_a_message_published_on_one_reaches_a_stream_held_by_the_other(tmp_path, postgres_database):
-    shared = {"WATCHWORD_DATABASE_URL": postgres_database, "WATCHWORD_REDIS_URL": REDIS_URL,
-              "WATCHWORD_SECRET_KEY": "a shared secret key for both nodes, long enough"}
+    shared = two_node_env(postgres_database)
     node_a = start_server(tmp_path / "a", env_extra=shared)  # migrates the database first
     node_b = None
     try:
