@@ -387,7 +387,8 @@ def push_events(request):
     flow = flows.load(request)
     if flow is None or flow.expired or flow.stage != Stage.MFA or not flow.push_challenge:
         return HttpResponse(status=204)  # EventSource stops reconnecting on 204
-    challenge = current_push(flow, _mfa_user(request, flow)) if _mfa_user(request, flow) else None
+    user = _mfa_user(request, flow)
+    challenge = current_push(flow, user) if user is not None else None
     if challenge is None:
         return HttpResponse(status=204)
     return hold_until_answered(challenge)

@@ -40,6 +40,16 @@ def activation_code(scan_page: str) -> str:
     return parse_qs(urlsplit(payload).query)["code"][0]
 
 
+def signed_in_with_fresh_mfa(user) -> Client:
+    """A browser where ``user`` is signed in and did MFA just now (Security info opens)."""
+    browser = Client()
+    browser.force_login(user, backend="watchword.directory.backends.DirectoryBackend")
+    session = browser.session
+    session["watchword_mfa_time"] = time.time()
+    session.save()
+    return browser
+
+
 def last_signin() -> SignInEvent:
     return SignInEvent.objects.order_by("-id").first()
 
@@ -375,11 +385,7 @@ def test_a_removed_device_can_neither_listen_nor_answer(client, sign_in, enrolle
     adele, device = enrolled
     enrol_device(adele, name="Spare phone")  # so the first one may be deleted
     response, challenge = waiting_page(client, sign_in, adele)
-    adele_browser = Client()
-    adele_browser.force_login(adele, backend="watchword.directory.backends.DirectoryBackend")
-    session = adele_browser.session
-    session["watchword_mfa_time"] = time.time()
-    session.save()
+    adele_browser = signed_in_with_fresh_mfa(adele)
     method = Method.objects.get(device__device_id=device.device_id)
 
     assert location(adele_browser.post(f"/mysecurityinfo/methods/{method.pk}/delete")) == "/mysecurityinfo"
@@ -458,11 +464,7 @@ def test_require_reregistration_removes_every_device(megan, enrolled):
 
 def test_security_info_lists_the_device_with_its_name_and_platform(enrolled):
     adele, device = enrolled
-    browser = Client()
-    browser.force_login(adele, backend="watchword.directory.backends.DirectoryBackend")
-    session = browser.session
-    session["watchword_mfa_time"] = time.time()
-    session.save()
+    browser = signed_in_with_fresh_mfa(adele)
 
     info = page(browser.get("/mysecurityinfo"))
 
@@ -485,11 +487,7 @@ def test_device_keys_are_sealed_and_survive_a_key_rotation(private_keyring, enro
 
 def test_a_second_device_is_added_from_security_info(enrolled):
     adele, _ = enrolled
-    browser = Client()
-    browser.force_login(adele, backend="watchword.directory.backends.DirectoryBackend")
-    session = browser.session
-    session["watchword_mfa_time"] = time.time()
-    session.save()
+    browser = signed_in_with_fresh_mfa(adele)
     tablet = Device()
     base = "/mysecurityinfo/add/authenticator"
 
