@@ -114,6 +114,23 @@ def test_enrol_with_notifications_then_approve_deny_and_report(deployment, brows
     expect(page.get_by_role("heading", name="My account")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
+    # "Sign in another way": the same enrolment gave the app the codes too.
+    sign_in(page, url, upn)
+    number_shown(page)
+    page.get_by_role("link", name="I can't use my authenticator app right now").click()
+    expect(page.get_by_role("heading", name="Verify your identity")).to_be_visible()
+    shots(page, f"{deployment.name}-sign-in-another-way")
+    page.get_by_role("button", name="Use a verification code from my authenticator app").click()
+    page.get_by_label("Code", exact=True).fill(app.run("code").stdout.split()[0])
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="My account")).to_be_visible()
+    page.get_by_role("link", name="Update info").click()
+    methods = page.get_by_role("list", name="Your sign-in methods")
+    expect(methods).to_contain_text("Lee's phone (android)")
+    expect(page.get_by_text("Default sign-in method: Authenticator app - notification")).to_be_visible()
+    shots(page, f"{deployment.name}-security-info-device")
+    page.get_by_role("button", name="Sign out").click()
+
     # Denied in the app: this sign-in stops.
     sign_in(page, url, upn)
     number_shown(page)

@@ -273,6 +273,13 @@ def create_challenge(user, *, purpose: str, app: str, ip: str | None, now: datet
     return challenge
 
 
+def withdraw(challenge_id: str, now: datetime) -> None:
+    """The sign-in went another way (a code, a newer request, cancelled): the request ends now,
+    unanswered, so no device offers it any more and a late answer is refused as expired."""
+    PushChallenge.objects.filter(pk=challenge_id, state=ChallengeState.PENDING, expires_at__gt=now).update(
+        expires_at=now)
+
+
 def pending_challenges(device: PushDevice, now: datetime) -> list[PushChallenge]:
     query = PushChallenge.objects.filter(user_id=device.user_id, state=ChallengeState.PENDING, expires_at__gt=now)
     if device.method_id is None:

@@ -222,10 +222,19 @@ def send_push(flow: Flow, user: User, request) -> PushSend:
                       method=push.PushMethod.key)
         return PushSend(None, wait)
     throttle.record_failure(key, push_limit(), now)
+    withdraw_push(flow)
     challenge = push.create_challenge(user, purpose="signin", app=push_app_name(), ip=client_ip(request), now=now,
                                       flow_id=flow.id)
     flow.push_challenge = challenge.id
     return PushSend(challenge)
+
+
+def withdraw_push(flow: Flow) -> None:
+    """This sign-in no longer waits for its request (another way was chosen, or a new request
+    replaces it): end it, so the person's devices stop offering it."""
+    if flow.push_challenge:
+        push.withdraw(flow.push_challenge, timezone.now())
+        flow.push_challenge = ""
 
 
 def current_push(flow: Flow, user: User) -> PushChallenge | None:

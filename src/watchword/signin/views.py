@@ -35,6 +35,7 @@ from watchword.signin.services import (
     record_unanswered,
     send_push,
     use_approval,
+    withdraw_push,
     verify_code,
 )
 from watchword.signin.waiting import hold_until_answered
@@ -412,6 +413,7 @@ def other(request):
             flow.mfa_method = choice
             if choice == "push":
                 return _send_push(request, flow, user)
+            withdraw_push(flow)
             flows.save(request, flow)
             return redirect("signin:verify")
     return render(request, "signin/other.html", {"flow": flow, "choices": choices})
@@ -442,5 +444,8 @@ def signout(request):
 
 @require_POST
 def cancel(request):
+    flow = flows.load(request)
+    if flow is not None:
+        withdraw_push(flow)
     flows.discard(request)
     return redirect("signin:start")

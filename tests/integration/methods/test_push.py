@@ -114,6 +114,7 @@ def test_the_same_enrolment_gives_codes_that_sign_in(client, sign_in, enrolled):
     waiting_page(client, sign_in, adele)
     assert "Use a verification code" in page(client.get("/signin/other"))
     assert location(client.post("/signin/other", {"method": "code"})) == "/signin/verify"
+    assert device.pending(Client()) == []  # the request was withdrawn: the phone stops offering it
 
     response = client.post("/signin/verify", {"code": pyotp.TOTP(device.secret).now()})
 
@@ -316,6 +317,17 @@ def test_requests_sent_again_and_again_are_slowed_down(settings, client, sign_in
 
     assert throttled.status_code == 429 and "too many sign-in requests" in page(throttled)
     assert PushChallenge.objects.filter(user=adele, purpose="signin").count() == 3
+    assert len(device.pending(Client())) == 1  # each new request replaced the one before
+
+
+def test_cancelling_the_sign_in_withdraws_its_request(client, sign_in, enrolled):
+    adele, device = enrolled
+    response, challenge = waiting_page(client, sign_in, adele)
+
+    client.post("/signin/cancel")
+
+    late = device.answer(Client(), challenge.id, "approve", number_on(response))
+    assert (late.status_code, late.json()["code"]) == (410, "challenge_expired")
 
 
 # --- refused answers change nothing -----------------------------------------------------------
