@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+import phonenumbers
 
 from watchword.config import (
     ConfigError,
@@ -27,6 +28,10 @@ DEBUG = env_bool("WATCHWORD_DEBUG", False)
 SECRET_KEY = env_str("WATCHWORD_SECRET_KEY") or load_or_create_secret(DATA_DIR / "secret.key")
 ALLOWED_HOSTS = env_list("WATCHWORD_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 ORGANISATION_NAME = env_str("WATCHWORD_ORGANISATION", "Watchword")
+# Phone numbers typed without a country code are read in this country (ISO 3166 code).
+DEFAULT_COUNTRY = env_str("WATCHWORD_DEFAULT_COUNTRY", "GB").upper()
+if DEFAULT_COUNTRY not in phonenumbers.SUPPORTED_REGIONS:
+    raise ConfigError(f"WATCHWORD_DEFAULT_COUNTRY must be a country code like GB, US or DE, got {DEFAULT_COUNTRY!r}")
 PUBLIC_URL = env_str("WATCHWORD_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [

@@ -1,6 +1,13 @@
 from django import forms
 
 from watchword.directory.models import MfaState, Role
+from watchword.directory.phones import country_choices
+
+
+def _default_country() -> str:
+    from django.conf import settings
+
+    return settings.DEFAULT_COUNTRY
 
 
 class UserForm(forms.Form):
@@ -9,6 +16,10 @@ class UserForm(forms.Form):
     display_name = forms.CharField(label="Display name", max_length=256)
     email = forms.CharField(label="E-mail", max_length=254, required=False,
                             help_text="Where Watchword sends notices, such as 'MFA was turned on'.")
+    phone_country = forms.ChoiceField(label="Country for phone numbers", required=False, choices=country_choices,
+                                      initial=_default_country,
+                                      help_text="Numbers typed without a country code (like 020 7946 0958) are "
+                                                "read in this country.")
     office_phone = forms.CharField(label="Office phone", max_length=40, required=False,
                                    help_text="With the country code; an extension as x123.")
     mobile_phone = forms.CharField(label="Mobile phone", max_length=40, required=False)

@@ -24,9 +24,8 @@ from watchword.directory.errors import (
     WeakPassword,
 )
 from watchword.directory.models import MfaState, Role, User, normalise_upn
-from watchword.directory.phones import PhoneNumberInvalid, parse_phone
+from watchword.directory.phones import PhoneNumberInvalid, parse_phone, valid_region
 
-DEFAULT_REGION = "GB"
 USER_FIELDS = ("upn", "display_name", "email", "office_phone", "mobile_phone", "role")
 
 
@@ -71,12 +70,14 @@ def clean_user_fields(data: dict, *, partial: bool = False) -> dict:
             except ValidationError:
                 raise InvalidUserField("Enter an e-mail address like name@example.org.", field="email") from None
         cleaned["email"] = email
+    country = data.get("phone_country")
+    region = country.upper() if valid_region(country) else None  # None: the installation's default
     for name, label, ext in (("office_phone", "Office phone", True), ("mobile_phone", "Mobile phone", False)):
         if not partial or name in data:
             raw = check_text(data.get(name), field_name=name, label=label, max_length=40, required=False)
             if raw:
                 try:
-                    cleaned[name] = parse_phone(raw, default_region=DEFAULT_REGION, allow_extension=ext).stored
+                    cleaned[name] = parse_phone(raw, default_region=region, allow_extension=ext).stored
                 except PhoneNumberInvalid as exc:
                     raise InvalidUserField(f"{label}: {exc.message}", field=name) from None
             else:

@@ -227,6 +227,18 @@ def test_a_bad_field_on_the_new_user_page_is_shown_beside_that_field(signed_in, 
     assert not User.objects.filter(upn="lee.gu@contoso.example").exists()
 
 
+def test_a_number_without_a_country_code_is_read_in_the_country_picked(signed_in, megan):
+    page = signed_in(megan).get("/admin/users/new").content.decode()
+    assert '<option value="GB" selected>United Kingdom (+44)</option>' in page  # the installation's default
+
+    signed_in(megan).post("/admin/users/new", {
+        "upn": "lee.gu@contoso.example", "display_name": "Lee Gu", "role": "user", "phone_country": "US",
+        "mobile_phone": "(425) 555-0100", "office_phone": "+44 20 7946 0958 x12"})
+
+    lee = User.objects.get(upn="lee.gu@contoso.example")
+    assert (lee.mobile_phone, lee.office_phone) == ("+14255550100", "+442079460958x12")
+
+
 def test_importing_a_csv_file_on_the_admin_page_lists_rows_with_problems_by_line(signed_in, megan):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
