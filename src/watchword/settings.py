@@ -207,6 +207,23 @@ else:
     EMAIL_BACKEND = "watchword.delivery.mail.MailFolderBackend"
 MAIL_FOLDER = DATA_DIR / "mail"
 
+# --- texts and calls (docs/phone-delivery.md) ----------------------------------------------
+from watchword.delivery import phone_config as _phone  # noqa: E402
+
+PHONE_PROVIDER = _phone.provider()  # outbox (development: kept and shown on Admin -> Outbox), twilio, webhook
+PHONE_ALLOWED_COUNTRIES = _phone.allowed_countries()  # empty: every country
+# Sends counted before anything is sent, texts and calls each on their own: per person, per
+# number and per country (toll-fraud pumping to one country's premium ranges).
+PHONE_LIMIT_PER_PERSON = env_int("WATCHWORD_PHONE_LIMIT_PER_PERSON", 5, minimum=1, maximum=1000)
+PHONE_LIMIT_PER_PERSON_SECONDS = env_int("WATCHWORD_PHONE_LIMIT_PER_PERSON_SECONDS", 900, minimum=60, maximum=86400)
+PHONE_LIMIT_PER_NUMBER = env_int("WATCHWORD_PHONE_LIMIT_PER_NUMBER", 5, minimum=1, maximum=1000)
+PHONE_LIMIT_PER_NUMBER_SECONDS = env_int("WATCHWORD_PHONE_LIMIT_PER_NUMBER_SECONDS", 900, minimum=60, maximum=86400)
+PHONE_LIMIT_PER_COUNTRY = env_int("WATCHWORD_PHONE_LIMIT_PER_COUNTRY", 100, minimum=1, maximum=1000000)
+PHONE_LIMIT_PER_COUNTRY_SECONDS = env_int("WATCHWORD_PHONE_LIMIT_PER_COUNTRY_SECONDS", 3600, minimum=60,
+                                          maximum=86400)
+PHONE_WEBHOOK_URL, PHONE_WEBHOOK_SECRET = _phone.webhook(required=PHONE_PROVIDER == "webhook")
+TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, TWILIO_API_BASE = _phone.twilio(required=PHONE_PROVIDER == "twilio")
+
 # --- static files, i18n --------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = None  # served from the package by WhiteNoise (finders); no collectstatic step
@@ -226,5 +243,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("WATCHWORD_LOG_LEVEL", "INFO")},
-    "loggers": {"django.security.DisallowedHost": {"level": "ERROR"}},
+    "loggers": {"django.security.DisallowedHost": {"level": "ERROR"},
+                # the Twilio SDK logs every request's headers at INFO
+                "twilio.http_client": {"level": "WARNING"}},
 }
