@@ -14,6 +14,8 @@ class Method(models.Model):
     # Replay protection: the last accepted TOTP time step (compare-and-set on verify).
     last_used_step = models.BigIntegerField(default=-1)
     is_default = models.BooleanField(default=False)
+    # Phone methods: the number as E.164, with "x<extension>" for an office phone.
+    phone = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -113,3 +115,41 @@ class FraudReport(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["reviewed_at"])]
+
+
+class PhoneCode(models.Model):
+    """A code sent by text message: 6 digits, 5 minutes, used once, a few tries. Only its
+    keyed hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField(max_length=32)
+    purpose = models.CharField(max_length=16)  # "signin" or "registration"
+    code_hash = models.CharField(max_length=100, help_text="salt$HMAC-SHA256 of the code")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class CallState(models.TextChoices):
+    RINGING = "ringing"
+    CONFIRMED = "confirmed"
+    FRAUD = "fraud"
+    NO_INPUT = "no_input"
+    FAILED = "failed"
+
+
+class PhoneCall(models.Model):
+    """A verification call: the person answers and presses # (or 0# to report fraud)."""
+
+    id = models.CharField(max_length=40, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField(max_length=32)
+    method_type = models.CharField(max_length=32)
+    purpose = models.CharField(max_length=16)
+    flow_id = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=16, choices=CallState.choices, default=CallState.RINGING)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    consumed = models.BooleanField(default=False)

@@ -64,4 +64,4 @@ def code_types() -> list[str]:
 
 
 def load_builtin_types() -> None:
-    from watchword.methods import push, totp  # noqa: F401
+    from watchword.methods import phone, push, totp  # noqa: F401

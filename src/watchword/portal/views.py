@@ -17,6 +17,7 @@ from watchword.methods import registry
 from watchword.methods.services import (
     complete_registration,
     default_method,
+    default_method_of,
     delete_method,
     device_of,
     methods_of,
@@ -80,17 +81,25 @@ def _method_rows(user):
     for method in methods_of(user):
         kind = registry.get(method.type)
         device = device_of(method)
+        number = display_phone(method.phone) if method.phone else ""
+        if device:
+            choice = f"{kind.label} - notification ({method.name})"
+        elif number:
+            choice = f"{kind.label} - {'text' if 'text' in kind.channels else 'call'} {number}"
+        else:
+            choice = f"{kind.label} - code (added {method.created_at:%d %b %Y %H:%M})"
         rows.append({"method": method, "label": kind.label, "detail": getattr(kind, "detail", ""), "device": device,
-                     "choice": f"{kind.label} - notification ({method.name})" if device
-                     else f"{kind.label} - code (added {method.created_at:%d %b %Y %H:%M})"})
+                     "number": number, "choice": choice})
     return rows
 
 
 @fresh_mfa_required
 def securityinfo(request):
     user = request.user
+    rows = _method_rows(user)
+    chosen = default_method_of([row["method"] for row in rows])
     return render(request, "portal/securityinfo.html", {
-        "rows": _method_rows(user), "default": default_method(user),
+        "rows": rows, "default": next((row for row in rows if chosen and row["method"].pk == chosen.pk), None),
     })
 
 

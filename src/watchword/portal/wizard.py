@@ -24,18 +24,28 @@ from django.utils import timezone
 
 from watchword.audit.services import client_ip
 from watchword.core.errors import WatchwordError
-from watchword.methods import push, registry
-from watchword.methods.models import PushActivation, PushChallenge
+from watchword.directory.phones import (
+    PhoneNumberInvalid,
+    check_reachable,
+    country_choices,
+    display_phone,
+    parse_phone,
+    valid_region,
+)
+from watchword.methods import phone, push, registry
+from watchword.methods.models import PhoneCall, PushActivation, PushChallenge
 from watchword.methods.totp import group_secret, provisioning_uri, qr_svg
 from watchword.signin.forms import CodeForm
 from watchword.signin.services import push_status
-from watchword.signin.waiting import hold_until_activated, hold_until_answered
+from watchword.signin.waiting import hold_until_activated, hold_until_answered, hold_until_call_ends
 
 ENROL_KEY = "watchword_enrol"
 DONE_KEY = "watchword_enrol_done"  # which person finished which wizard; checked at the Done step
-KINDS = {"push": ("app", "scan", "try", "done"), "totp": ("app", "scan", "code", "done")}
+KINDS = {"push": ("app", "scan", "try", "done"), "totp": ("app", "scan", "code", "done"),
+         "phone": ("app", "verify", "done")}
 STEP_LABELS = {"app": "Get the app", "scan": "Scan the QR code", "try": "Try it out", "code": "Enter code",
-               "done": "Done"}
+               "verify": "Verify", "done": "Done"}
+PHONE_STEP_LABELS = {"app": "Phone"}
 MAX_TEST_REQUESTS = 5
 EVENTS_URL = "/mysecurityinfo/setup/events"
 
@@ -67,7 +77,7 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
     if step not in steps:
         return redirect(f"{base_url}?step=app")
     context = {"mode": mode, "step": step, "kind": kind, "base_url": base_url,
-               "steps": [(s, STEP_LABELS[s]) for s in steps],
+               "steps": [(s, (PHONE_STEP_LABELS if kind == "phone" else {}).get(s, STEP_LABELS[s])) for s in steps],
                "layout": "core/card.html" if mode == "interrupt" else "core/app.html"}
 
     if step == "done":
@@ -76,8 +86,11 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
         if request.method == "POST":
             request.session.pop(DONE_KEY, None)
             return on_done()
-        label = "Authenticator app - notification" if kind == "push" else registry.get("totp").label
+        label = {"push": "Authenticator app - notification", "totp": registry.get("totp").label}.get(kind, "Phone")
         return render(request, "portal/wizard.html", {**context, "method_label": label})
+
+    if kind == "phone" and step == "app":
+        return _phone_start(request, user=user, context=context, base_url=base_url)
 
     if step == "app":
         if request.method == "POST":
@@ -100,6 +113,8 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
     if kind == "push":
         return _push_step(request, step, pending, user=user, context=context, base_url=base_url,
                           account_name=account_name, finished=finished)
+    if kind == "phone":
+        return _phone_verify(request, pending, user=user, context=context, base_url=base_url, finished=finished)
     return _totp_step(request, step, pending, user=user, context=context, base_url=base_url,
                       account_name=account_name, finished=finished)
 
@@ -167,10 +182,102 @@ def _send_test(request, pending, user, device, base_url):
     return redirect(f"{base_url}?step=try")
 
 
+def _phone_choices(user) -> list[tuple[str, str]]:
+    have = set(user.methods.filter(type__in=phone.PHONE_TYPES).values_list("type", flat=True))
+    return [(key, label) for key, label in (("phone", "Mobile phone (authentication phone)"),
+                                            ("alternate_phone", "Alternate phone"),
+                                            ("office_phone", "Office phone")) if key not in have]
+
+
+def _phone_start(request, *, user, context, base_url):
+    """Which phone, its number (country picker for numbers without a country code), and text or
+    call; the number is checked, then a code is texted or a call placed."""
+    choices = _phone_choices(user)
+    values = {"method_type": choices[0][0] if choices else "", "country": settings.DEFAULT_COUNTRY, "number": "",
+              "channel": "text"}
+    errors: dict[str, str] = {}
+    if request.method == "POST" and choices:
+        values = {name: str(request.POST.get(name, ""))[:64] for name in values}
+        method_type, channel = values["method_type"], values["channel"]
+        if method_type not in dict(choices):
+            errors["method_type"] = "Choose which phone this is."
+        elif channel not in registry.get(method_type).channels:
+            channel = values["channel"] = "call"
+        region = values["country"].upper() if valid_region(values["country"]) else None
+        if not errors:
+            try:
+                number = parse_phone(values["number"], default_region=region,
+                                     allow_extension=registry.get(method_type).allow_extension)
+                check_reachable(number, text=channel == "text")
+            except PhoneNumberInvalid as exc:
+                errors["number"] = exc.message
+        if not errors:
+            now = timezone.now()
+            try:
+                if channel == "text":
+                    sent = {"code": phone.send_code(user, phone=number.stored, purpose="registration", now=now).pk}
+                else:
+                    sent = {"call": phone.start_call(user, phone=number.stored, method_type=method_type,
+                                                     purpose="registration", now=now).id}
+            except WatchwordError as exc:
+                errors["number"] = exc.public_message
+            else:
+                request.session[ENROL_KEY] = {"type": "phone", "user": user.pk, "method_type": method_type,
+                                              "phone": number.stored, "channel": channel, **sent}
+                return redirect(f"{base_url}?step=verify")
+    return render(request, "portal/wizard.html", {
+        **context, "phone_choices": choices, "countries": country_choices(), "values": values, "errors": errors},
+        status=400 if errors else 200)
+
+
+def _phone_verify(request, pending, *, user, context, base_url, finished):
+    now = timezone.now()
+    shown = display_phone(pending["phone"])
+    method_type = pending["method_type"]
+    if request.method == "POST" and request.POST.get("action") == "resend":
+        request.session.pop(ENROL_KEY, None)
+        return redirect(f"{base_url}?step=app&kind=phone")
+    if pending["channel"] == "text":
+        form = CodeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            result = phone.check_code(pending.get("code"), user, form.cleaned_data["code"], now=now)
+            if result.ok:
+                try:
+                    method = phone.register_phone(user, method_type=method_type, phone=pending["phone"], now=now)
+                except WatchwordError as exc:
+                    form.add_error("code", exc.public_message)
+                else:
+                    return finished(method)
+            else:
+                form.add_error("code", {
+                    "malformed": "Enter the 6-digit code from the text message.",
+                    "invalid": "That code didn't work. Check the code and try again.",
+                    "expired": "That code has expired. Send a new one.",
+                    "used": "That code was already used. Send a new one.",
+                    "too_many": "Too many wrong codes. Send a new one."}[result.reason])
+        return render(request, "portal/wizard.html", {**context, "form": form, "shown": shown, "channel": "text"})
+    call = PhoneCall.objects.filter(pk=pending.get("call", ""), user=user).first()
+    status = phone.call_status(call, now)
+    if status == "confirmed" and request.method == "POST" and phone.use_call(call):
+        try:
+            return finished(phone.register_phone(user, method_type=method_type, phone=pending["phone"], now=now))
+        except WatchwordError as exc:
+            return render(request, "portal/wizard.html", {**context, "error": exc.public_message, "channel": "call",
+                                                          "status": "failed", "shown": shown})
+    if status == "fraud":
+        request.session.pop(ENROL_KEY, None)
+    return render(request, "portal/wizard.html", {
+        **context, "channel": "call", "status": status, "shown": shown, "events_url": EVENTS_URL,
+        "seconds_left": max(1, int((call.expires_at - now).total_seconds())) if call else 1})
+
+
 def events(request):
     """The set-up pages' event stream: ``activated`` when the device activates (scan step),
     ``answered`` when the test request is answered (try step)."""
     pending = request.session.get(ENROL_KEY)
+    if isinstance(pending, dict) and pending.get("type") == "phone" and pending.get("call"):
+        call = PhoneCall.objects.filter(pk=pending["call"], user_id=pending.get("user")).first()
+        return hold_until_call_ends(call) if call is not None else HttpResponse(status=204)
     if not (isinstance(pending, dict) and pending.get("type") == "push"):
         return HttpResponse(status=204)
     now = timezone.now()

@@ -56,8 +56,11 @@ class Flow:
     reauth: bool = False
     requirement: str = ""
     error_code: int | None = None
-    mfa_method: str = ""  # at the MFA stage: "push" (approve a request) or "code"
+    mfa_method: str = ""  # at the MFA stage: "push" (approve a request), "code", "text" or "call"
     push_challenge: str = ""  # the sign-in request the waiting page is waiting for
+    phone_method: int | None = None  # the phone method a text or call goes to
+    phone_code: int | None = None  # the text code sent
+    phone_call: str = ""  # the call placed
 
     @classmethod
     def start(cls, name: str, *, next_url: str = "", reauth: bool = False, user_id: int | None = None,

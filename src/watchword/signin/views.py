@@ -16,7 +16,9 @@ from watchword.audit.services import record_signin
 from watchword.directory.errors import WeakPassword
 from watchword.directory.models import User
 from watchword.directory.services import change_own_password
-from watchword.methods import registry
+from watchword.core.errors import WatchwordError
+from watchword.methods import phone, registry
+from watchword.methods.models import PhoneCall
 from watchword.methods.services import complete_registration, default_method_of, methods_of
 from watchword.policy.engine import Outcome
 from watchword.portal import wizard
@@ -38,7 +40,7 @@ from watchword.signin.services import (
     withdraw_push,
     verify_code,
 )
-from watchword.signin.waiting import hold_until_answered
+from watchword.signin.waiting import hold_until_answered, hold_until_call_ends
 
 
 def safe_next(request, value: str | None) -> str:
@@ -72,11 +74,38 @@ def _begin_mfa(request, flow: Flow, user: User, methods):
     """The second factor starts with the person's default method: a sign-in request to their
     authenticator (shown with its number) or the code page."""
     default = default_method_of(methods)
+    if default is not None and default.type in phone.PHONE_TYPES:
+        channel = "text" if "text" in registry.get(default.type).channels else "call"
+        return _start_phone(request, flow, user, default, channel)
     flow.mfa_method = "push" if default is not None and default.type == "push" else "code"
     if flow.mfa_method == "push":
         return _send_push(request, flow, user)
     flows.save(request, flow)
     return _code_page(request, flow, CodeForm(), methods)
+
+
+def _start_phone(request, flow: Flow, user: User, method, channel: str):
+    """Text a code to, or call, one of the person's phones. Delivery's refusals (limits, a
+    country not allowed, a provider that failed) are shown with the other ways to sign in."""
+    withdraw_push(flow)
+    flow.mfa_method, flow.phone_method = channel, method.pk
+    flow.phone_code, flow.phone_call = None, ""
+    now = timezone.now()
+    try:
+        if channel == "text":
+            flow.phone_code = phone.send_code(user, phone=method.phone, purpose="signin", now=now).pk
+        else:
+            flow.phone_call = phone.start_call(user, phone=method.phone, method_type=method.type, purpose="signin",
+                                               now=now, flow_id=flow.id).id
+    except WatchwordError as exc:
+        flows.save(request, flow)
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
+                      result="failure", error_code=codes.MFA_FAILED, reason=f"{channel} not sent: {exc.code}",
+                      method=method.type)
+        return render(request, "signin/phone_result.html", {"flow": flow, "status": "not_sent",
+                                                            "message": exc.public_message}, status=exc.status)
+    flows.save(request, flow)
+    return redirect("signin:phone")
 
 
 def _code_page(request, flow: Flow, form, methods, status: int = 200):
@@ -318,6 +347,8 @@ def verify(request):
         flow.mfa_method = "code"
     if flow.mfa_method == "push":
         return redirect("signin:push")
+    if flow.mfa_method in ("text", "call"):
+        return redirect("signin:phone")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         result = verify_code(flow, user, form.cleaned_data["code"], request)
@@ -395,6 +426,76 @@ def push_events(request):
     return hold_until_answered(challenge)
 
 
+def _phone_method(flow: Flow, user: User):
+    return user.methods.filter(pk=flow.phone_method, type__in=phone.PHONE_TYPES).first() if flow.phone_method else None
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def phone_step(request):
+    """A code sent by text, or a call to answer: the page for either, and its answers."""
+    flow, user, elsewhere = _mfa_stage(request, allow_blocked=True)
+    if elsewhere:
+        return elsewhere
+    method = _phone_method(flow, user)
+    if flow.mfa_method not in ("text", "call") or method is None:
+        return redirect("signin:verify")
+    action = request.POST.get("action", "check") if request.method == "POST" else "show"
+    if user.mfa_blocked_at is not None and not (flow.mfa_method == "call" and action == "check"):
+        return _blocked(request, flow, user)
+    if action == "resend":
+        return _start_phone(request, flow, user, method, flow.mfa_method)
+    shown = phone.masked(method.phone)
+    now = timezone.now()
+    if flow.mfa_method == "text":
+        form = CodeForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            result = phone.check_code(flow.phone_code, user, form.cleaned_data["code"], now=now)
+            if result.ok:
+                finish(request, flow, user, amr=flow.amr + ["sms"], method=method.type)
+                return _done(request, flow)
+            record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
+                          result="failure", error_code=codes.MFA_FAILED, reason=f"text code {result.reason}",
+                          method=method.type)
+            if result.reason == "too_many":
+                flows.discard(request)
+                return render(request, "signin/too_many.html", {
+                    "message": "You entered too many wrong codes. For your security, sign in again."}, status=429)
+            form.add_error("code", {
+                "malformed": "Enter the 6-digit code from the text message.",
+                "invalid": "That code didn't work. Check the code and try again.",
+                "expired": "That code has expired. Send a new code.",
+                "used": "That code was already used. Send a new code."}[result.reason])
+        return render(request, "signin/phone_code.html", {"flow": flow, "form": form, "shown": shown})
+    call = PhoneCall.objects.filter(pk=flow.phone_call, user=user).first()
+    status = phone.call_status(call, now)
+    if status == "ringing":
+        return render(request, "signin/phone_call.html", {
+            "flow": flow, "shown": shown, "seconds_left": max(1, int((call.expires_at - now).total_seconds()))})
+    if status == "confirmed" and phone.use_call(call):
+        finish(request, flow, user, amr=flow.amr + ["tel"], method=method.type)
+        return _done(request, flow)
+    if status == "fraud":
+        flows.discard(request)
+        return render(request, "signin/push_result.html", {
+            "flow": flow, "status": "reported", "blocked": settings.FRAUD_REPORT_BLOCKS}, status=403)
+    if status == "expired":
+        record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
+                      result="failure", error_code=codes.MFA_DENIED, reason="MFA denied; the phone call timed out",
+                      method=method.type)
+    return render(request, "signin/phone_result.html", {"flow": flow, "status": "no_answer", "shown": shown})
+
+
+@require_GET
+def phone_events(request):
+    """The call page's event stream: ``answered`` once the call has a result."""
+    flow = flows.load(request)
+    user = _mfa_user(request, flow) if flow is not None and not flow.expired else None
+    call = PhoneCall.objects.filter(pk=flow.phone_call, user=user).first() if user and flow.phone_call else None
+    if call is None:
+        return HttpResponse(status=204)
+    return hold_until_call_ends(call)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def other(request):
     """"Sign in another way": the person's ways to verify, the default first."""
@@ -407,8 +508,17 @@ def other(request):
         choices.append(("push", "Approve a request on my authenticator app"))
     if any(m.type in registry.code_types() for m in methods):
         choices.append(("code", "Use a verification code from my authenticator app"))
+    phones = {}
+    for method in sorted((m for m in methods if m.type in phone.PHONE_TYPES),
+                         key=lambda m: registry.get(m.type).preference):
+        for channel in registry.get(method.type).channels:
+            key = f"{channel}:{method.pk}"
+            phones[key] = (method, channel)
+            choices.append((key, f"{'Text' if channel == 'text' else 'Call'} {phone.masked(method.phone)}"))
     if request.method == "POST":
         choice = request.POST.get("method")
+        if choice in phones:
+            return _start_phone(request, flow, user, *phones[choice])
         if choice in dict(choices):
             flow.mfa_method = choice
             if choice == "push":
