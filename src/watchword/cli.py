@@ -85,11 +85,12 @@ def cmd_serve(args) -> int:
     from django.db import connections
     from django.utils import timezone
 
-    from watchword.methods import push
+    from watchword.methods import phone, push
     from watchword.signin import throttle
 
     throttle.purge_stale(timezone.now())
     push.purge_stale(timezone.now())
+    phone.purge_stale(timezone.now())
     connections.close_all()  # gunicorn's workers start from a process of their own; this one holds none open
     if args.workers is not None and not 1 <= args.workers <= 256:
         return _fail("--workers must be between 1 and 256", EXIT_USAGE)

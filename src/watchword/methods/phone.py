@@ -119,6 +119,8 @@ def send_code(user, *, phone: str, purpose: str, now: datetime) -> PhoneCode:
     row = PhoneCode.objects.create(user=user, phone=phone, purpose=purpose, created_at=now,
                                    expires_at=now + timedelta(seconds=CODE_SECONDS),
                                    code_hash=f"{salt}${_code_hash(user.pk, code, salt)}")
+    if secrets.randbelow(200) == 0:  # now and then, drop what can no longer be used
+        purge_stale(now)
     try:
         send_text(to=split(phone).e164, person=user, purpose=f"mfa_{purpose}",
                   body=f"Use verification code {code} for {settings.ORGANISATION_NAME}. It expires in 5 minutes.")
@@ -156,6 +158,13 @@ def check_code(code_id: object, user, typed: object, *, now: datetime) -> CodeCh
     if PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now) != 1:
         return CodeCheck(ok=False, reason="used")
     return CodeCheck(ok=True)
+
+
+def purge_stale(now: datetime) -> None:
+    """Drop text codes and calls a day after they ended: they can no longer be used."""
+    cutoff = now - timedelta(days=1)
+    PhoneCode.objects.filter(expires_at__lt=cutoff).delete()
+    PhoneCall.objects.filter(expires_at__lt=cutoff).delete()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -236,10 +245,12 @@ def on_call_finished(sender, call_ref: str, result: str, **kwargs) -> None:
     finish_call(call_ref, result, now=timezone.now())
 
 
-def register_phone(user, *, method_type: str, phone: str, now: datetime):
-    """Save a verified phone as a method: one of each kind per person."""
+def register_phone(user, *, method_type: str, phone: str, now: datetime, replace: bool = False, request=None):
+    """Save a verified phone as a method: one of each kind per person. ``replace`` changes the
+    number of the person's existing phone of that kind (Security info's "Change")."""
     from django.contrib.auth import get_user_model
 
+    from watchword.audit.services import record_change
     from watchword.methods import registry
     from watchword.methods.errors import MethodLimitReached
     from watchword.methods.models import Method
@@ -248,8 +259,17 @@ def register_phone(user, *, method_type: str, phone: str, now: datetime):
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         existing = Method.objects.filter(user=user)
-        if existing.filter(type=method_type).exists():
-            raise MethodLimitReached(f"You already have an {kind.label.lower()}. Delete it on Security info "
-                                     "before adding another.")
+        current = existing.filter(type=method_type).first()
+        if current is not None and replace:
+            before = current.phone
+            Method.objects.filter(pk=current.pk).update(phone=phone, last_used_at=now)
+            record_change(actor=user, action="method.change", target=user, request=request,
+                          before={"type": method_type, "phone": masked(before)},
+                          after={"type": method_type, "phone": masked(phone), "method_id": current.pk})
+            current.phone = phone
+            return current
+        if current is not None:
+            raise MethodLimitReached(f"You already have an {kind.label.lower()}. Change or delete it on Security "
+                                     "info instead.")
         return Method.objects.create(user=user, type=method_type, name=kind.label, phone=phone, last_used_at=now,
                                      is_default=not existing.filter(is_default=True).exists())

@@ -182,17 +182,24 @@ def _send_test(request, pending, user, device, base_url):
     return redirect(f"{base_url}?step=try")
 
 
-def _phone_choices(user) -> list[tuple[str, str]]:
+PHONE_LABELS = (("phone", "Mobile phone (authentication phone)"), ("alternate_phone", "Alternate phone"),
+                ("office_phone", "Office phone"))
+
+
+def _phone_choices(user, change: str) -> list[tuple[str, str]]:
+    """The kinds of phone the person may add (one of each), or only the one being changed."""
     have = set(user.methods.filter(type__in=phone.PHONE_TYPES).values_list("type", flat=True))
-    return [(key, label) for key, label in (("phone", "Mobile phone (authentication phone)"),
-                                            ("alternate_phone", "Alternate phone"),
-                                            ("office_phone", "Office phone")) if key not in have]
+    if change:
+        return [(key, label) for key, label in PHONE_LABELS if key == change and key in have]
+    return [(key, label) for key, label in PHONE_LABELS if key not in have]
 
 
 def _phone_start(request, *, user, context, base_url):
     """Which phone, its number (country picker for numbers without a country code), and text or
-    call; the number is checked, then a code is texted or a call placed."""
-    choices = _phone_choices(user)
+    call; the number is checked, then a code is texted or a call placed. ``?change=<kind>``
+    (Security info only) gives an existing phone a new number, once the new one is verified."""
+    change = request.GET.get("change", "") if context["mode"] == "add" else ""
+    choices = _phone_choices(user, change)
     values = {"method_type": choices[0][0] if choices else "", "country": settings.DEFAULT_COUNTRY, "number": "",
               "channel": "text"}
     errors: dict[str, str] = {}
@@ -223,11 +230,12 @@ def _phone_start(request, *, user, context, base_url):
                 errors["number"] = exc.public_message
             else:
                 request.session[ENROL_KEY] = {"type": "phone", "user": user.pk, "method_type": method_type,
-                                              "phone": number.stored, "channel": channel, **sent}
+                                              "phone": number.stored, "channel": channel, "replace": bool(change),
+                                              **sent}
                 return redirect(f"{base_url}?step=verify")
     return render(request, "portal/wizard.html", {
-        **context, "phone_choices": choices, "countries": country_choices(), "values": values, "errors": errors},
-        status=400 if errors else 200)
+        **context, "phone_choices": choices, "countries": country_choices(), "values": values, "errors": errors,
+        "change": change}, status=400 if errors else 200)
 
 
 def _phone_verify(request, pending, *, user, context, base_url, finished):
@@ -243,7 +251,8 @@ def _phone_verify(request, pending, *, user, context, base_url, finished):
             result = phone.check_code(pending.get("code"), user, form.cleaned_data["code"], now=now)
             if result.ok:
                 try:
-                    method = phone.register_phone(user, method_type=method_type, phone=pending["phone"], now=now)
+                    method = phone.register_phone(user, method_type=method_type, phone=pending["phone"], now=now,
+                                                  replace=pending.get("replace", False), request=request)
                 except WatchwordError as exc:
                     form.add_error("code", exc.public_message)
                 else:
@@ -260,7 +269,8 @@ def _phone_verify(request, pending, *, user, context, base_url, finished):
     status = phone.call_status(call, now)
     if status == "confirmed" and request.method == "POST" and phone.use_call(call):
         try:
-            return finished(phone.register_phone(user, method_type=method_type, phone=pending["phone"], now=now))
+            return finished(phone.register_phone(user, method_type=method_type, phone=pending["phone"], now=now,
+                                                 replace=pending.get("replace", False), request=request))
         except WatchwordError as exc:
             return render(request, "portal/wizard.html", {**context, "error": exc.public_message, "channel": "call",
                                                           "status": "failed", "shown": shown})

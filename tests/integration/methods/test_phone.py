@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from watchword.audit.models import SignInEvent
+from watchword.audit.models import AuditEvent, SignInEvent
 from watchword.delivery.models import PhoneMessage
 from watchword.delivery.signals import call_finished
 from watchword.directory.models import MfaState
@@ -245,5 +245,18 @@ def test_a_phone_is_added_and_deleted_on_security_info(adele_enforced, enrol):
     assert "Mobile phone" not in page(browser.get(f"{base}?step=app&kind=phone"))  # one of each kind
 
     method = Method.objects.get(user=adele, type="phone")
+
+    # Change: the new number is verified first; until then the old one stays.
+    change = f"{base}?step=app&kind=phone&change=phone"
+    form = page(browser.get(change))
+    assert "Mobile phone (authentication phone)" in form and ">Office phone<" not in form
+    assert location(browser.post(change, {"kind": "phone", "method_type": "phone", "country": "GB",
+                                          "number": "07400 654321", "channel": "text"})) == f"{base}?step=verify"
+    assert Method.objects.get(pk=method.pk).phone == "+447400123456"
+    browser.post(f"{base}?step=verify", {"code": texted_code("+447400654321")})
+    assert Method.objects.get(pk=method.pk).phone == "+447400654321"
+    assert Method.objects.filter(user=adele, type="phone").count() == 1
+    assert AuditEvent.objects.filter(action="method.change", after__phone="+44 XXXXXXXX21").exists()
+
     assert location(browser.post(f"/mysecurityinfo/methods/{method.pk}/delete")) == "/mysecurityinfo"
     assert not Method.objects.filter(user=adele, type="phone").exists()
