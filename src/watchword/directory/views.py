@@ -170,7 +170,8 @@ def user_detail(request, user_id: int):
     methods = methods_of(target)
     return render(request, "directory/user_detail.html", {
         "target": target, "form": form, "states": MfaState.choices,
-        "methods": [{"method": m, "device": device_of(m)} for m in methods],
+        "methods": [{"method": m, "device": device_of(m), "number": display_phone(m.phone) if m.phone else ""}
+                    for m in methods],
     })
 
 

@@ -260,3 +260,13 @@ def test_a_phone_is_added_and_deleted_on_security_info(adele_enforced, enrol):
 
     assert location(browser.post(f"/mysecurityinfo/methods/{method.pk}/delete")) == "/mysecurityinfo"
     assert not Method.objects.filter(user=adele, type="phone").exists()
+
+
+def test_the_admin_sees_a_persons_phones_with_their_numbers(megan, adele_enforced):
+    with_phone(adele_enforced, "office_phone", "+442079460958x12")
+    admin = Client()
+    admin.force_login(megan, backend="watchword.directory.backends.DirectoryBackend")
+
+    detail = page(admin.get(f"/admin/users/{adele_enforced.pk}"))
+
+    assert "Office phone · +44 2079460958 x12" in detail
