@@ -91,6 +91,9 @@ def cmd_serve(args) -> int:
     throttle.purge_stale(timezone.now())
     push.purge_stale(timezone.now())
     phone.purge_stale(timezone.now())
+    from watchword.delivery import phone as phone_delivery
+
+    phone_delivery.purge_stale(timezone.now())
     connections.close_all()  # gunicorn's workers start from a process of their own; this one holds none open
     if args.workers is not None and not 1 <= args.workers <= 256:
         return _fail("--workers must be between 1 and 256", EXIT_USAGE)

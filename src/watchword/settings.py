@@ -221,6 +221,9 @@ PHONE_LIMIT_PER_NUMBER_SECONDS = env_int("WATCHWORD_PHONE_LIMIT_PER_NUMBER_SECON
 PHONE_LIMIT_PER_COUNTRY = env_int("WATCHWORD_PHONE_LIMIT_PER_COUNTRY", 100, minimum=1, maximum=1000000)
 PHONE_LIMIT_PER_COUNTRY_SECONDS = env_int("WATCHWORD_PHONE_LIMIT_PER_COUNTRY_SECONDS", 3600, minimum=60,
                                           maximum=86400)
+# Texts and calls are kept (without their words, except in the development outbox) this many days,
+# for Admin → Outbox and the limits; never less than the longest limit window.
+PHONE_HISTORY_DAYS = env_int("WATCHWORD_PHONE_HISTORY_DAYS", 30, minimum=1, maximum=3650)
 PHONE_WEBHOOK_URL, PHONE_WEBHOOK_SECRET = _phone.webhook(required=PHONE_PROVIDER == "webhook")
 TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, TWILIO_API_BASE = _phone.twilio(required=PHONE_PROVIDER == "twilio")
 

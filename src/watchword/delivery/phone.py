@@ -164,3 +164,19 @@ def _send(kind: str, *, to: str, extension: str, words: str, person, purpose: st
         log.info("%s %s to %s for %s handed to %s", kind, message.id, audit["to"], purpose, provider.name)
     record_change(actor="system", action=action, target=person, after=audit)
     return Sent(id=message.id, provider=provider.name)
+
+
+def purge_stale(now) -> int:
+    """Forget texts and calls older than ``WATCHWORD_PHONE_HISTORY_DAYS`` (never one that still
+    counts towards a limit); returns how many."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from watchword.delivery.limits import configured_limits
+    from watchword.delivery.models import PhoneMessage
+
+    keep = max(timedelta(days=settings.PHONE_HISTORY_DAYS),
+               max(timedelta(seconds=limit.seconds) for limit in configured_limits()))
+    deleted, _ = PhoneMessage.objects.filter(created__lt=now - keep).delete()
+    return deleted

@@ -356,3 +356,21 @@ def test_sends_at_the_same_moment_are_counted_one_after_the_other(outbox, adele,
 
     assert sorted(outcomes) == ["limited"] * 5 + ["sent"] * 3
     assert PhoneMessage.objects.filter(person=adele).count() == 3
+
+
+def test_old_texts_and_calls_are_forgotten_but_not_those_a_limit_still_counts(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from watchword.delivery import phone as delivery_phone
+    from watchword.delivery.models import PhoneMessage
+
+    settings.PHONE_HISTORY_DAYS = 1
+    now = timezone.now()
+    for age, ident in ((timedelta(days=2), "msg_old"), (timedelta(hours=2), "msg_recent")):
+        PhoneMessage.objects.create(id=ident, kind="text", to="+447400123456", country="GB", purpose="mfa_signin",
+                                    provider="outbox", created=now - age)
+
+    assert delivery_phone.purge_stale(now) == 1
+    assert list(PhoneMessage.objects.values_list("id", flat=True)) == ["msg_recent"]
