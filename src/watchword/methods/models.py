@@ -16,6 +16,8 @@ class Method(models.Model):
     is_default = models.BooleanField(default=False)
     # Phone methods: the number as E.164, with "x<extension>" for an office phone.
     phone = models.CharField(max_length=32, blank=True)
+    # A mobile's way to be used when it is the default: "text" or "call" ("" = text).
+    preferred_channel = models.CharField(max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

@@ -98,18 +98,24 @@ def delete_method(user: User, method_id: object, *, actor, request=None) -> None
         record_change(actor=actor, action="method.delete", target=user, before=removed, request=request)
 
 
-def set_default_method(user: User, method_id: object, *, actor, request=None) -> Method:
+def set_default_method(user: User, choice: object, *, actor, request=None) -> Method:
+    """Make a method the default: ``"<id>"``, or ``"<id>:call"`` / ``"<id>:text"`` for a mobile,
+    whose default way (a call or a texted code) is part of the choice, as in the reference."""
+    method_id, _, channel = str(choice).partition(":")
     with transaction.atomic():
         try:
-            method = Method.objects.select_for_update().get(pk=int(str(method_id)), user=user)
+            method = Method.objects.select_for_update().get(pk=int(method_id), user=user)
         except (Method.DoesNotExist, ValueError, OverflowError):
             raise MethodNotFound() from None
+        channels = getattr(registry.get(method.type), "channels", ())
+        if channel and channel not in channels:
+            raise MethodNotFound()
         before = default_method(user)
         Method.objects.filter(user=user).exclude(pk=method.pk).update(is_default=False)
-        Method.objects.filter(pk=method.pk).update(is_default=True)
+        Method.objects.filter(pk=method.pk).update(is_default=True, preferred_channel=channel)
         record_change(actor=actor, action="method.default", target=user,
-                      before={"method_id": before.pk if before else None}, after={"method_id": method.pk},
-                      request=request)
+                      before={"method_id": before.pk if before else None},
+                      after={"method_id": method.pk, **({"channel": channel} if channel else {})}, request=request)
     return method
 
 

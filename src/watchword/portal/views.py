@@ -83,13 +83,15 @@ def _method_rows(user):
         device = device_of(method)
         number = display_phone(method.phone) if method.phone else ""
         if device:
-            choice = f"{kind.label} - notification ({method.name})"
+            options = [(str(method.pk), f"{kind.label} - notification ({method.name})")]
         elif number:
-            choice = f"{kind.label} - {'text' if 'text' in kind.channels else 'call'} {number}"
+            options = [(f"{method.pk}:{channel}", f"{kind.label} - {channel} {number}") for channel in kind.channels]
         else:
-            choice = f"{kind.label} - code (added {method.created_at:%d %b %Y %H:%M})"
+            options = [(str(method.pk), f"{kind.label} - code (added {method.created_at:%d %b %Y %H:%M})")]
+        chosen = next((label for value, label in options if value.endswith(f":{method.preferred_channel}")),
+                      options[0][1])
         rows.append({"method": method, "label": kind.label, "detail": getattr(kind, "detail", ""), "device": device,
-                     "number": number, "choice": choice})
+                     "number": number, "choice": chosen, "options": options})
     return rows
 
 

@@ -75,7 +75,8 @@ def _begin_mfa(request, flow: Flow, user: User, methods):
     authenticator (shown with its number) or the code page."""
     default = default_method_of(methods)
     if default is not None and default.type in phone.PHONE_TYPES:
-        channel = "text" if "text" in registry.get(default.type).channels else "call"
+        channels = registry.get(default.type).channels
+        channel = default.preferred_channel if default.preferred_channel in channels else channels[0]
         return _start_phone(request, flow, user, default, channel)
     flow.mfa_method = "push" if default is not None and default.type == "push" else "code"
     if flow.mfa_method == "push":

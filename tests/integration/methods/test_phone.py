@@ -270,3 +270,23 @@ def test_the_admin_sees_a_persons_phones_with_their_numbers(megan, adele_enforce
     detail = page(admin.get(f"/admin/users/{adele_enforced.pk}"))
 
     assert "Office phone · +44 2079460958 x12" in detail
+
+
+def test_a_call_to_the_mobile_can_be_the_default_way_to_sign_in(client, sign_in, adele_enforced):
+    adele = adele_enforced
+    mobile = with_phone(adele, "phone", "+447400123456")
+    browser = Client()
+    browser.force_login(adele, backend="watchword.directory.backends.DirectoryBackend")
+    session = browser.session
+    session["watchword_mfa_time"] = time.time()
+    session.save()
+    choices = page(browser.get("/mysecurityinfo/default"))
+    assert "Phone - text +44 7400123456" in choices and "Phone - call +44 7400123456" in choices
+
+    browser.post("/mysecurityinfo/default", {"method": f"{mobile.pk}:call"})
+
+    assert "Default sign-in method:</strong> Phone - call +44 7400123456" in page(browser.get("/mysecurityinfo"))
+    sign_in.password(client, adele.upn)
+    assert "We're calling your phone +44 XXXXXXXX56" in page(client.get("/signin/phone"))
+    assert browser.post("/mysecurityinfo/default", {"method": f"{mobile.pk}:fax"}).status_code == 302
+    assert Method.objects.get(pk=mobile.pk).preferred_channel == "call"  # an unknown way changes nothing
