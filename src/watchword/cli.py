@@ -1,4 +1,4 @@
-"""The ``watchword`` command line: init, serve, user …, mfa state …, keys rotate."""
+"""The ``watchword`` command line: init, serve, user …, mfa state …, keys rotate, radius …."""
 
 from __future__ import annotations
 
@@ -228,6 +228,94 @@ def cmd_keys_rotate(args) -> int:
     return EXIT_OK
 
 
+def cmd_radius_client_add(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.services import add_client
+
+    secret = None
+    if args.secret_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    try:
+        client, secret = add_client(name=args.name, address=args.address, secret=secret, actor="cli")
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"Added RADIUS client {client.name} ({client.address})")
+    if not args.secret_stdin:
+        print(f"Shared secret: {secret}  (shown once; enter it on the NAS)")
+    return EXIT_OK
+
+
+def cmd_radius_client_list(args) -> int:
+    from watchword.protocols.services import list_clients
+
+    rows = [{"name": c.name, "address": c.address, "enabled": c.enabled,
+             "created": c.created_at.strftime("%Y-%m-%d %H:%M")} for c in list_clients()]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No RADIUS clients.")
+        return EXIT_OK
+    headers = ["name", "address", "enabled", "created"]
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    print("  ".join(h.upper().ljust(widths[h]) for h in headers))
+    for row in rows:
+        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+    return EXIT_OK
+
+
+def cmd_radius_client_remove(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.services import get_client, remove_client
+
+    try:
+        client = get_client(args.name)
+        remove_client(client, actor="cli")
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"Removed RADIUS client {client.name}")
+    return EXIT_OK
+
+
+def cmd_radius_serve(args) -> int:
+    import logging
+    import signal
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.radius import Server, parse_bind
+    from watchword.protocols.services import list_clients
+
+    if not settings.SEAL_KEYRING.exists():
+        return _fail("Watchword is not initialised here; run 'watchword init' first.")
+    try:
+        host, port = parse_bind(args.bind)
+    except WatchwordError as exc:
+        return _fail(exc.public_message, EXIT_USAGE)
+    call_command("migrate", interactive=False, verbosity=0)
+    logging.getLogger("watchword.radius").setLevel(logging.INFO)
+    try:
+        server = Server(host, port)
+    except OSError as exc:
+        return _fail(f"cannot listen on udp {args.bind}: {exc.strerror or exc}")
+    count = len(list_clients())
+
+    def stop(signum, frame):
+        server.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"Watchword RADIUS is listening on udp {args.bind} ({count} client{'s' if count != 1 else ''}; "
+          f"push waits {settings.RADIUS_PUSH_TIMEOUT} s; Ctrl+C stops)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.stop()
+    return EXIT_OK
+
+
 def cmd_manage(args) -> int:
     from django.core.management import execute_from_command_line
 
@@ -304,6 +392,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = keys.add_parser("rotate", help="new sealing key; re-seal every stored secret",
                         description="Create a new sealing key, re-seal every stored secret, retire the old key.")
     p.set_defaults(func=cmd_keys_rotate)
+
+    radius = sub.add_parser("radius", help="the RADIUS server for VPNs and network equipment").add_subparsers(
+        dest="radius_command", metavar="ACTION", required=True)
+    p = radius.add_parser("serve", help="answer RADIUS Access-Requests (UDP)",
+                          description="Answer RADIUS Access-Requests (PAP) from known clients, with the second "
+                                      "factor enforced. See docs/radius.md.")
+    p.add_argument("--bind", default=os.environ.get("WATCHWORD_RADIUS_BIND") or "127.0.0.1:1812",
+                   help="host:port (default 127.0.0.1:1812, or WATCHWORD_RADIUS_BIND)")
+    p.set_defaults(func=cmd_radius_serve)
+    client = radius.add_parser("client", help="add, list and remove RADIUS clients (NAS)").add_subparsers(
+        dest="client_command", metavar="ACTION", required=True)
+    p = client.add_parser("add", help="add a RADIUS client",
+                          description="Add a RADIUS client (a VPN or other NAS), recognised by its source address. "
+                                      "Without --secret-stdin a shared secret is generated and printed once.")
+    p.add_argument("name", help="a short name, like vpn-1 (shown in the sign-in log as radius:NAME)")
+    p.add_argument("--address", required=True, help="the NAS's IP address or CIDR network (IPv4 or IPv6)")
+    p.add_argument("--secret-stdin", action="store_true",
+                   help="read the shared secret (at least 16 characters) from standard input")
+    p.set_defaults(func=cmd_radius_client_add)
+    p = client.add_parser("list", help="list RADIUS clients", description="List RADIUS clients (never secrets).")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_radius_client_list)
+    p = client.add_parser("remove", help="remove a RADIUS client",
+                          description="Remove a RADIUS client; its requests are dropped from then on.")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_radius_client_remove)
 
     p = sub.add_parser("manage", help="Django management commands (advanced)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "watchword.portal",
     "watchword.audit",
     "watchword.delivery",
+    "watchword.protocols",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,10 @@ THROTTLE_ACCOUNT_FREE = env_int("WATCHWORD_THROTTLE_ACCOUNT_FREE", 20, minimum=1
 THROTTLE_ACCOUNT_MAX_DELAY = env_int("WATCHWORD_THROTTLE_ACCOUNT_MAX_DELAY", 60, minimum=1, maximum=86400)
 THROTTLE_IP_FREE = env_int("WATCHWORD_THROTTLE_IP_FREE", 50, minimum=1, maximum=100000)
 THROTTLE_IP_MAX_DELAY = env_int("WATCHWORD_THROTTLE_IP_MAX_DELAY", 300, minimum=1, maximum=86400)
+# RADIUS (docs/radius.md): where 'watchword radius serve' listens, and how long the NAS's second
+# request waits for a push approval (keep it below the NAS's own RADIUS timeout).
+RADIUS_BIND = env_str("WATCHWORD_RADIUS_BIND", "127.0.0.1:1812")
+RADIUS_PUSH_TIMEOUT = env_int("WATCHWORD_RADIUS_PUSH_TIMEOUT", 25, minimum=1, maximum=120)
 SEAL_KEYRING = Path(env_str("WATCHWORD_SEAL_KEYRING", str(DATA_DIR / "keys" / "seal.json")))
 
 # --- sessions, cookies, transport ----------------------------------------------------------

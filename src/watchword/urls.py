@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("watchword.audit.urls")),
     path("", include("watchword.delivery.urls")),
     path("", include("watchword.methods.urls")),
+    path("", include("watchword.protocols.urls")),
     path("admin", lambda request: redirect("directory:user_list")),
     path("admin/", lambda request: redirect("directory:user_list")),
 ]

@@ -35,7 +35,10 @@ def record_signin(
     ip: str | None = None,
 ) -> SignInEvent:
     """One sign-in log row. ``ip`` overrides the request's address, for events decided away
-    from the sign-in's own request (a device answering a push)."""
+    from the sign-in's own request (a device answering a push). A request that is not a web
+    request (RADIUS) names its application in ``signin_app``."""
+    if app == "portal" and request is not None:
+        app = getattr(request, "signin_app", app)
     return SignInEvent.objects.create(
         time=timezone.now(),
         flow_id=flow_id,

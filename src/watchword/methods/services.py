@@ -215,6 +215,9 @@ def rotate_seal_keys(*, progress=None) -> dict:
             if progress:
                 progress(index, len(rows))
         push.reseal_device_keys(old=new, new=new)
+        from watchword.protocols.services import reseal_secrets as reseal_radius_secrets
+
+        count += reseal_radius_secrets(old=new, new=new)
     sealing.write_keyring(path, new.only_primary())
     return {"key_id": new.primary, "resealed": count, "retired": sorted(set(old.keys) - {new.primary})}
 

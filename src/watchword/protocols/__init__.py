@@ -1,0 +1,1 @@
+"""How applications and network equipment rely on Watchword: the RADIUS server (``radius.py``)."""
