@@ -56,6 +56,8 @@ def cmd_init(args) -> int:
     if not settings.SEAL_KEYRING.exists():
         sealing.write_keyring(settings.SEAL_KEYRING, sealing.new_keyring())
         print(f"Created the sealing key: {settings.SEAL_KEYRING} (back it up; it is not in the database)")
+    # settings load (and on first use create) the OpenID Connect signing key
+    print(f"OpenID Connect signing key: {settings.OIDC_SIGNING_KEY}")
     call_command("migrate", interactive=False, verbosity=0)
     print(f"Database ready: {settings.DATABASES['default']['NAME']}")
     if User.objects.filter(role=Role.GLOBAL_ADMIN).exists():
@@ -316,6 +318,21 @@ def cmd_radius_serve(args) -> int:
     return EXIT_OK
 
 
+def cmd_oidc_client_add(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.oidc_clients import add_client
+
+    try:
+        new = add_client(name=args.name, redirect_uris=args.redirect_uri, public=args.public, scopes=args.scopes)
+    except WatchwordError as exc:
+        return _fail(exc.public_message)
+    print(f"Added OpenID Connect client {args.name.strip()} ({'public' if args.public else 'confidential'})")
+    print(f"Client ID:     {new.client_id}")
+    if new.client_secret:
+        print(f"Client secret: {new.client_secret}  (shown once; store it in the application)")
+    return EXIT_OK
+
+
 def cmd_manage(args) -> int:
     from django.core.management import execute_from_command_line
 
@@ -418,6 +435,22 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Remove a RADIUS client; its requests are dropped from then on.")
     p.add_argument("name")
     p.set_defaults(func=cmd_radius_client_remove)
+
+    oidc = sub.add_parser("oidc", help="the OpenID Connect provider").add_subparsers(
+        dest="oidc_command", metavar="ACTION", required=True)
+    oidc_client = oidc.add_parser("client", help="register OpenID Connect clients").add_subparsers(
+        dest="oidc_client_command", metavar="ACTION", required=True)
+    p = oidc_client.add_parser("add", help="register an OpenID Connect client (relying party)",
+                               description="Register an application that signs people in with Watchword. "
+                                           "Prints the client ID, and for a confidential client its secret "
+                                           "once. See docs/oidc.md.")
+    p.add_argument("name")
+    p.add_argument("--redirect-uri", action="append", required=True,
+                   help="where the application receives the code (repeat for several)")
+    p.add_argument("--public", action="store_true",
+                   help="a public client (single-page or native app, no secret; PKCE required)")
+    p.add_argument("--scopes", default="openid profile email", help='scopes it may ask for (default: "%(default)s")')
+    p.set_defaults(func=cmd_oidc_client_add)
 
     p = sub.add_parser("manage", help="Django management commands (advanced)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

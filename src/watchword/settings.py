@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "watchword.audit",
     "watchword.delivery",
     "watchword.protocols",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +151,30 @@ THROTTLE_IP_MAX_DELAY = env_int("WATCHWORD_THROTTLE_IP_MAX_DELAY", 300, minimum=
 RADIUS_BIND = env_str("WATCHWORD_RADIUS_BIND", "127.0.0.1:1812")
 RADIUS_PUSH_TIMEOUT = env_int("WATCHWORD_RADIUS_PUSH_TIMEOUT", 25, minimum=1, maximum=120)
 SEAL_KEYRING = Path(env_str("WATCHWORD_SEAL_KEYRING", str(DATA_DIR / "keys" / "seal.json")))
+
+# --- OpenID Connect provider (docs/oidc.md; django-oauth-toolkit) ---------------------------
+from watchword.protocols import oidc_settings as _oidc  # noqa: E402
+
+OIDC_SIGNING_KEY = Path(env_str("WATCHWORD_OIDC_SIGNING_KEY", str(DATA_DIR / "keys" / "oidc.pem")))
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": PUBLIC_URL,
+    "OIDC_RSA_PRIVATE_KEY": _oidc.load_or_create_signing_key(OIDC_SIGNING_KEY),
+    "OAUTH2_VALIDATOR_CLASS": "watchword.protocols.oidc.WatchwordValidator",
+    "SCOPES": {"openid": "Sign you in", "profile": "Your name and sign-in name", "email": "Your e-mail address"},
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": _oidc.pkce_required,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only, never "plain"
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("WATCHWORD_OIDC_ACCESS_TOKEN_SECONDS", 3600, minimum=60, maximum=86400),
+    "ID_TOKEN_EXPIRE_SECONDS": env_int("WATCHWORD_OIDC_ID_TOKEN_SECONDS", 3600, minimum=60, maximum=86400),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("WATCHWORD_OIDC_REFRESH_TOKEN_SECONDS", 30 * 86400, minimum=300,
+                                            maximum=365 * 86400),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+}
 
 # --- sessions, cookies, transport ----------------------------------------------------------
 _secure = PUBLIC_URL.startswith("https://")

@@ -21,3 +21,24 @@ class RadiusClient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OidcSignIn(models.Model):
+    """How the person signed in when an OpenID Connect client was given an authorization code:
+    the session's ``amr`` and sign-in time, for the ID tokens issued for that code and for the
+    refresh tokens that follow it (``token_family``). The code is kept only as its SHA-256."""
+
+    grant_code_hash = models.CharField(max_length=64, db_index=True)
+    token_family = models.UUIDField(null=True, blank=True, db_index=True)
+    user = models.ForeignKey("directory.User", on_delete=models.CASCADE, related_name="+")
+    amr = models.JSONField(default=list)
+    auth_time = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class OidcClientScopes(models.Model):
+    """The scopes an OpenID Connect client (DOT's Application) may ask for."""
+
+    application = models.OneToOneField("oauth2_provider.Application", on_delete=models.CASCADE,
+                                       related_name="watchword_scopes")
+    scopes = models.CharField(max_length=255, default="openid profile email")
