@@ -3,8 +3,8 @@
 Sign-in happens on Watchword's own pages (LOGIN_URL). At the authorization endpoint the session's
 ``amr`` and sign-in time are recorded against the authorization code (``OidcSignIn``); the ID
 tokens issued for that code, and later for its refresh tokens, carry them as ``amr``, ``acr`` and
-``auth_time``. ``prompt=login`` and a ``max_age`` older than the session's sign-in end the session
-and send the person through sign-in again."""
+``auth_time``. ``prompt=login`` and a ``max_age`` older than the session's sign-in send the person
+through sign-in again (the sign-in page asks even when they are signed in) before a code is issued."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import hashlib
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.contrib.auth import logout
-from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseRedirect
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.views import AuthorizationView as _AuthorizationView
 
@@ -123,9 +122,10 @@ class AuthorizationView(_AuthorizationView):
         return super().get(request, *args, **kwargs)
 
     def _sign_in_again(self, request, next_path: str):
-        if request.user.is_authenticated:
-            logout(request)
-        return redirect_to_login(next_path, self.get_login_url(), self.get_redirect_field_name())
+        """To the sign-in page, which asks again even for a signed-in person (``switch=1``); the
+        session is not ended here, so a link from another site cannot sign anyone out. The code
+        is issued only after the new sign-in, whose time the ID token's ``auth_time`` carries."""
+        return HttpResponseRedirect(f"{self.get_login_url()}?{urlencode({'switch': '1', 'next': next_path})}")
 
     def create_authorization_response(self, request, scopes, credentials, allow):
         credentials["watchword_amr"] = list(request.session.get(SESSION_AMR) or [])

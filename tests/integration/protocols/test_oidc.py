@@ -259,7 +259,10 @@ def test_prompt_login_forces_a_fresh_sign_in(mfa_person, public_app):
     target = urlsplit(response["Location"])
     assert target.path == settings.LOGIN_URL
     assert "prompt" not in parse_qs(urlsplit(parse_qs(target.query)["next"][0]).query)
-    assert "_auth_user_id" not in client.session
+    assert parse_qs(target.query)["switch"] == ["1"]
+    assert "_auth_user_id" in client.session  # a link alone signs nobody out
+    name_page = client.get(response["Location"])
+    assert name_page.status_code == 200 and 'name="name"' in name_page.content.decode()  # asked again
 
 
 def test_max_age_forces_a_fresh_sign_in_once_passed(mfa_person, public_app):
