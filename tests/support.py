@@ -85,6 +85,16 @@ class SignIn:
         session["watchword_mfa_time"] = time.time() - seconds_ago
         session.save()
 
+    @classmethod
+    def browser_with_fresh_mfa(cls, user):
+        """A browser where ``user`` is signed in and did MFA just now (Security info opens)."""
+        from django.test import Client
+
+        browser = Client()
+        browser.force_login(user, backend="watchword.directory.backends.DirectoryBackend")
+        cls.make_mfa_fresh(browser)
+        return browser
+
     @staticmethod
     def make_mfa_fresh(client) -> None:
         session = client.session

@@ -15,7 +15,10 @@ RECONNECT_MS = 1000
 
 
 def sse(event: str, data: str) -> str:
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n"
+    """One server-sent event, formatted as the front writes the messages it passes on."""
+    from watchword.delivery.hub import sse_event
+
+    return sse_event(event, data).decode()
 
 
 def event_stream(body: str = "", *, hold: str | None = None, hold_seconds: int = 3600) -> HttpResponse:

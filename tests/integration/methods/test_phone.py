@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.support import SignIn
 from watchword.audit.models import AuditEvent, SignInEvent
 from watchword.delivery.models import PhoneMessage
 from watchword.delivery.signals import call_finished
@@ -227,11 +227,7 @@ def test_a_text_over_the_limit_says_so_in_the_references_words(client, sign_in, 
 def test_a_phone_is_added_and_deleted_on_security_info(adele_enforced, enrol):
     adele = adele_enforced
     enrol(adele)
-    browser = Client()
-    browser.force_login(adele, backend="watchword.directory.backends.DirectoryBackend")
-    session = browser.session
-    session["watchword_mfa_time"] = time.time()
-    session.save()
+    browser = SignIn.browser_with_fresh_mfa(adele)
     base = "/mysecurityinfo/add/authenticator"
 
     assert "+ Add phone" in page(browser.get("/mysecurityinfo"))
@@ -275,11 +271,7 @@ def test_the_admin_sees_a_persons_phones_with_their_numbers(megan, adele_enforce
 def test_a_call_to_the_mobile_can_be_the_default_way_to_sign_in(client, sign_in, adele_enforced):
     adele = adele_enforced
     mobile = with_phone(adele, "phone", "+447400123456")
-    browser = Client()
-    browser.force_login(adele, backend="watchword.directory.backends.DirectoryBackend")
-    session = browser.session
-    session["watchword_mfa_time"] = time.time()
-    session.save()
+    browser = SignIn.browser_with_fresh_mfa(adele)
     choices = page(browser.get("/mysecurityinfo/default"))
     assert "Phone - text +44 7400123456" in choices and "Phone - call +44 7400123456" in choices
 

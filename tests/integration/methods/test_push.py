@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tests.support import Device, number_on
+from tests.support import Device, SignIn, number_on
 from watchword.audit.models import AuditEvent, SignInEvent
 from watchword.directory.models import MfaState
 from watchword.methods import push
@@ -38,16 +38,6 @@ def activation_code(scan_page: str) -> str:
     payload = re.search(r'id="activation-payload">([^<]+)<', scan_page).group(1).replace("&amp;", "&")
     assert payload.startswith("watchword-push://activate?")
     return parse_qs(urlsplit(payload).query)["code"][0]
-
-
-def signed_in_with_fresh_mfa(user) -> Client:
-    """A browser where ``user`` is signed in and did MFA just now (Security info opens)."""
-    browser = Client()
-    browser.force_login(user, backend="watchword.directory.backends.DirectoryBackend")
-    session = browser.session
-    session["watchword_mfa_time"] = time.time()
-    session.save()
-    return browser
 
 
 def last_signin() -> SignInEvent:
@@ -397,7 +387,7 @@ def test_a_removed_device_can_neither_listen_nor_answer(client, sign_in, enrolle
     adele, device = enrolled
     enrol_device(adele, name="Spare phone")  # so the first one may be deleted
     response, challenge = waiting_page(client, sign_in, adele)
-    adele_browser = signed_in_with_fresh_mfa(adele)
+    adele_browser = SignIn.browser_with_fresh_mfa(adele)
     method = Method.objects.get(device__device_id=device.device_id)
 
     assert location(adele_browser.post(f"/mysecurityinfo/methods/{method.pk}/delete")) == "/mysecurityinfo"
@@ -476,7 +466,7 @@ def test_require_reregistration_removes_every_device(megan, enrolled):
 
 def test_security_info_lists_the_device_with_its_name_and_platform(enrolled):
     adele, device = enrolled
-    browser = signed_in_with_fresh_mfa(adele)
+    browser = SignIn.browser_with_fresh_mfa(adele)
 
     info = page(browser.get("/mysecurityinfo"))
 
@@ -499,7 +489,7 @@ def test_device_keys_are_sealed_and_survive_a_key_rotation(private_keyring, enro
 
 def test_a_second_device_is_added_from_security_info(enrolled):
     adele, _ = enrolled
-    browser = signed_in_with_fresh_mfa(adele)
+    browser = SignIn.browser_with_fresh_mfa(adele)
     tablet = Device()
     base = "/mysecurityinfo/add/authenticator"
 

@@ -65,6 +65,12 @@ def code_from(response) -> str:
     return query["code"][0]
 
 
+def exchange(code: str, client_id: str, **fields):
+    """The application redeems an authorization code at the token endpoint."""
+    return Client().post("/o/token/", {"grant_type": "authorization_code", "code": code,
+                                       "redirect_uri": REDIRECT_URI, "client_id": client_id, **fields})
+
+
 def jwks(client) -> KeySet:
     return KeySet.import_key_set(client.get("/o/jwks.json").json())
 
@@ -127,9 +133,7 @@ def test_code_flow_with_pkce_for_a_person_with_mfa(mfa_person, public_app):
     sign_in_through(client, path, person.upn, authenticator)
     code = code_from(client.get(path))
 
-    response = Client().post("/o/token/", {"grant_type": "authorization_code", "code": code,
-                                           "redirect_uri": REDIRECT_URI, "client_id": public_app.client_id,
-                                           "code_verifier": verifier})
+    response = exchange(code, public_app.client_id, code_verifier=verifier)
     assert response.status_code == 200, response.content
     tokens = response.json()
     assert tokens["token_type"] == "Bearer" and tokens["refresh_token"]
@@ -147,9 +151,7 @@ def test_code_flow_with_pkce_for_a_person_with_mfa(mfa_person, public_app):
     assert info.json()["sub"] == str(person.pk) and info.json()["name"] == "Adele Vance"
 
     # the code is single-use
-    again = Client().post("/o/token/", {"grant_type": "authorization_code", "code": code,
-                                        "redirect_uri": REDIRECT_URI, "client_id": public_app.client_id,
-                                        "code_verifier": verifier})
+    again = exchange(code, public_app.client_id, code_verifier=verifier)
     assert again.status_code == 400
 
     # a refresh token gives new tokens, and the new ID token still says how the person signed in
@@ -170,9 +172,7 @@ def test_password_only_sign_in_says_so(make_person, confidential_app):
     path = authorize_path(confidential_app.client_id, challenge=None)
     sign_in_through(client, path, person.upn)
     code = code_from(client.get(path))
-    response = Client().post("/o/token/", {"grant_type": "authorization_code", "code": code,
-                                           "redirect_uri": REDIRECT_URI, "client_id": confidential_app.client_id,
-                                           "client_secret": confidential_app.client_secret})
+    response = exchange(code, confidential_app.client_id, client_secret=confidential_app.client_secret)
     assert response.status_code == 200, response.content
     claims = verified_claims(client, response.json()["id_token"], confidential_app.client_id)
     assert claims["amr"] == ["pwd"] and claims["acr"] == "urn:watchword:pwd"
@@ -184,9 +184,7 @@ def test_confidential_client_needs_its_secret(make_person, confidential_app):
     path = authorize_path(confidential_app.client_id, challenge=None)
     sign_in_through(client, path, person.upn)
     code = code_from(client.get(path))
-    response = Client().post("/o/token/", {"grant_type": "authorization_code", "code": code,
-                                           "redirect_uri": REDIRECT_URI, "client_id": confidential_app.client_id,
-                                           "client_secret": "not-the-secret"})
+    response = exchange(code, confidential_app.client_id, client_secret="not-the-secret")
     assert response.status_code == 401
     assert "id_token" not in response.content.decode()
 
@@ -219,9 +217,7 @@ def test_wrong_verifier_is_refused(mfa_person, public_app):
     path = authorize_path(public_app.client_id, challenge=challenge)
     sign_in_through(client, path, person.upn, authenticator)
     code = code_from(client.get(path))
-    response = Client().post("/o/token/", {"grant_type": "authorization_code", "code": code,
-                                           "redirect_uri": REDIRECT_URI, "client_id": public_app.client_id,
-                                           "code_verifier": pkce_pair()[0]})
+    response = exchange(code, public_app.client_id, code_verifier=pkce_pair()[0])
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
 
