@@ -154,6 +154,7 @@ SEAL_KEYRING = Path(env_str("WATCHWORD_SEAL_KEYRING", str(DATA_DIR / "keys" / "s
 
 # --- OpenID Connect provider (docs/oidc.md; django-oauth-toolkit) ---------------------------
 from watchword.protocols import oidc_settings as _oidc  # noqa: E402
+from watchword.protocols import scopes as _scopes  # noqa: E402
 
 OIDC_SIGNING_KEY = Path(env_str("WATCHWORD_OIDC_SIGNING_KEY", str(DATA_DIR / "keys" / "oidc.pem")))
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
@@ -162,7 +163,7 @@ OAUTH2_PROVIDER = {
     "OIDC_ISS_ENDPOINT": PUBLIC_URL,
     "OIDC_RSA_PRIVATE_KEY": _oidc.load_or_create_signing_key(OIDC_SIGNING_KEY),
     "OAUTH2_VALIDATOR_CLASS": "watchword.protocols.oidc.WatchwordValidator",
-    "SCOPES": {"openid": "Sign you in", "profile": "Your name and sign-in name", "email": "Your e-mail address"},
+    "SCOPES": _scopes.ALL_SCOPES,
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": _oidc.pkce_required,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only, never "plain"
