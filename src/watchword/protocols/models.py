@@ -42,3 +42,25 @@ class OidcClientScopes(models.Model):
     application = models.OneToOneField("oauth2_provider.Application", on_delete=models.CASCADE,
                                        related_name="watchword_scopes")
     scopes = models.CharField(max_length=255, default="openid profile email")
+
+
+class PersonalToken(models.Model):
+    """An administrator's token for the REST API (``Authorization: Bearer wwp_…``). Shown once;
+    only its SHA-256 is kept. It acts as its owner, limited to its scopes and to what the
+    owner's role allows at the time of each call, and ends at ``expires_at`` or when revoked."""
+
+    user = models.ForeignKey("directory.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=16, help_text="the token's first characters, to recognise it by")
+    scopes = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
