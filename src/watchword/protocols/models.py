@@ -64,3 +64,27 @@ class PersonalToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.hint}…)"
+
+
+class ApiChallenge(models.Model):
+    """A second-factor request a backend started through ``POST /api/v1/challenges``: a push to
+    the person's devices, a text with a code, or a voice call. It points at the method's own
+    record (``ref``: PushChallenge, PhoneCode or PhoneCall) and is visible only to the caller
+    that started it. ``status`` settles once (approved, denied or expired) and then stays."""
+
+    id = models.CharField(max_length=40, primary_key=True)
+    user = models.ForeignKey("directory.User", on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=8)  # "push", "sms" or "voice"
+    ref = models.CharField(max_length=40)
+    caller = models.CharField(max_length=80, db_index=True, help_text="app:<client id> or token:<id>")
+    app = models.CharField(max_length=64, help_text="the name shown to the person")
+    log_app = models.CharField(max_length=64, help_text="the sign-in log's application")
+    flow_id = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, default="pending")
+    detail = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "caller", "method", "status"])]

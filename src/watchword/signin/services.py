@@ -127,6 +127,10 @@ class CodeResult:
     message: str = ""
     finished: bool = False  # the flow is over (too many attempts)
     method: Method | None = None
+    # Why a code was refused, for callers that are not people (the API, RADIUS): "throttled",
+    # "malformed", "reused", "wrong", "too_many_attempts"; "" when accepted.
+    reason: str = ""
+    wait: int = 0  # seconds, when throttled
 
 
 def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
@@ -138,7 +142,8 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
                       result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s")
-        return CodeResult(ok=False, message=f"Too many wrong codes. {throttle.wait_phrase(wait)}, then try again.")
+        return CodeResult(ok=False, message=f"Too many wrong codes. {throttle.wait_phrase(wait)}, then try again.",
+                          reason="throttled", wait=wait)
     reasons = set()
     for method in Method.objects.filter(user=user, type__in=registry.code_types()):
         outcome = registry.get(method.type).verify(method=method, response=code, now=now)
@@ -147,7 +152,7 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
             return CodeResult(ok=True, method=method)
         reasons.add(outcome.reason)
     if reasons == {"malformed"}:
-        return CodeResult(ok=False, message="Enter the 6-digit code from your authenticator app.")
+        return CodeResult(ok=False, message="Enter the 6-digit code from your authenticator app.", reason="malformed")
     flow.attempts += 1
     throttle.record_failure(mfa_key, mfa_limit(), now)
     reused = "reused" in reasons
@@ -156,12 +161,12 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
                   result="failure", error_code=codes.MFA_FAILED if remaining > 0 else codes.MFA_ATTEMPTS_EXCEEDED,
                   reason="code already used" if reused else "wrong code", method="code")
     if remaining <= 0:
-        return CodeResult(ok=False, finished=True,
+        return CodeResult(ok=False, finished=True, reason="too_many_attempts",
                           message="You entered too many wrong codes. For your security, sign in again.")
     if reused:
-        return CodeResult(ok=False, message="That code was already used. Wait for the next code in your app "
-                                            "and enter it.")
-    return CodeResult(ok=False, message="That code didn't work. Check the code and try again.")
+        return CodeResult(ok=False, reason="reused", message="That code was already used. Wait for the next "
+                                                             "code in your app and enter it.")
+    return CodeResult(ok=False, reason="wrong", message="That code didn't work. Check the code and try again.")
 
 
 def finish(request, flow: Flow, user: User, *, amr: list[str], method: str = "") -> None:
