@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("watchword.methods.urls")),
     path("", include("watchword.protocols.urls")),
     path("", include("watchword.protocols.oidc_urls")),
+    path("", include("watchword.protocols.api_urls")),
     path("admin", lambda request: redirect("directory:user_list")),
     path("admin/", lambda request: redirect("directory:user_list")),
 ]
