@@ -150,7 +150,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def _query_int(request, name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.GET.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -163,7 +163,7 @@ def _query_int(request, name: str, default: int | None, low: int, high: int) -> 
 
 def _query_time(request, name: str) -> datetime | None:
     raw = request.GET.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
         value = parse_datetime(raw)
@@ -178,7 +178,7 @@ def _query_time(request, name: str) -> datetime | None:
 
 def _query_choice(request, name: str, choices) -> str | None:
     raw = request.GET.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in choices:
         raise BadRequest(f"{name} must be one of {', '.join(choices)}.", field=name)
@@ -218,6 +218,7 @@ def _may_manage(caller: Caller, target: User) -> None:
 USER_FIELDS = {"userPrincipalName": "upn", "displayName": "display_name", "mail": "email",
                "officePhone": "office_phone", "mobilePhone": "mobile_phone", "role": "role"}
 FIELD_NAMES = {value: key for key, value in USER_FIELDS.items()}
+NULLABLE_USER_FIELDS = ("mail", "officePhone", "mobilePhone")
 
 
 def user_json(user: User) -> dict:
@@ -247,7 +248,9 @@ def _user_data(caller: Caller, body: dict) -> dict:
     data = {}
     for key, value in body.items():
         if key in USER_FIELDS:
-            if value is not None and not isinstance(value, str):
+            if value is None and key in NULLABLE_USER_FIELDS:
+                value = ""
+            if not isinstance(value, str):
                 raise BadRequest(f"{key} must be text.", field=key)
             data[USER_FIELDS[key]] = value
     if "role" in data and caller.user is None:
@@ -257,8 +260,10 @@ def _user_data(caller: Caller, body: dict) -> dict:
 
 
 def _enabled(body: dict) -> bool | None:
-    value = body.get("accountEnabled")
-    if value is not None and not isinstance(value, bool):
+    if "accountEnabled" not in body:
+        return None
+    value = body["accountEnabled"]
+    if not isinstance(value, bool):
         raise BadRequest("accountEnabled must be true or false.", field="accountEnabled")
     return value
 

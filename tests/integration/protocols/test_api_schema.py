@@ -1,0 +1,40 @@
+"""The API against its own OpenAPI description, by schemathesis: requests generated from the
+description (valid ones, and ones that break it on purpose) must never get a 5xx, and every
+answer must be one the description allows (status, content type, body schema)."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from watchword.protocols import openapi
+from watchword.protocols.scopes import API_SCOPES
+from watchword.wsgi import application
+
+schema = schemathesis.openapi.from_dict(openapi.document("http://testserver/api/v1"))
+schema.app = application
+
+CHECKS = [checks.not_a_server_error, openapi_checks.status_code_conformance,
+          openapi_checks.content_type_conformance, openapi_checks.response_schema_conformance,
+          openapi_checks.response_headers_conformance, openapi_checks.negative_data_rejection]
+
+
+@pytest.fixture
+def bearer(db, make_person, enrol):
+    """A Global Administrator's token with every scope, and people to find."""
+    from watchword.protocols.tokens import create_token
+
+    admin = make_person("Megan Bowen", role="global_admin")
+    enrol(make_person("Adele Vance", mobile_phone="07400 123456"))
+    _, token = create_token(admin, name="schema", scopes=" ".join(API_SCOPES))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_keeps_to_the_description(case, bearer):
+    case.call_and_validate(headers=bearer, checks=CHECKS)
