@@ -2,11 +2,13 @@
 
 from django.urls import path, re_path
 
-from watchword.protocols import api
+from watchword.protocols import api, token_views
 
 app_name = "api"
 
 urlpatterns = [
+    path("admin/api-tokens", token_views.api_tokens, name="tokens"),
+    path("admin/api-tokens/<int:token_id>/revoke", token_views.api_token_revoke, name="token_revoke"),
     path("api/v1/openapi.json", api.openapi_document, name="openapi"),
     path("api/v1/users", api.users, name="users"),
     path("api/v1/users/<str:user_id>", api.user, name="user"),
