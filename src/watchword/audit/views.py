@@ -49,7 +49,7 @@ def _query(request):
 
 @admin_required
 def signin_log(request):
-    form = SignInFilter(request.GET or None)
+    form = SignInFilter(request.GET)  # bound even when empty: no filter shows everything
     rows = SignInEvent.objects.select_related("user")
     if form.is_valid():
         data = form.cleaned_data
@@ -71,7 +71,7 @@ def signin_log(request):
 
 @admin_required
 def audit_log(request):
-    form = AuditFilter(request.GET or None)
+    form = AuditFilter(request.GET)  # bound even when empty: no filter shows everything
     rows = AuditEvent.objects.all()
     if form.is_valid():
         data = form.cleaned_data

@@ -275,6 +275,18 @@ def test_the_sign_in_log_page_filters_by_error_code(sign_in, adele, megan):
     assert "nobody@contoso.example" in page
 
 
+def test_both_log_pages_show_everything_before_any_filter_is_chosen(sign_in, adele, megan):
+    sign_in.password(Client(), "nobody@contoso.example", WRONG)
+    admin = Client()
+    sign_in.password(admin, megan.upn)
+
+    signins = admin.get("/admin/signins").content.decode()
+    audit = admin.get("/admin/audit").content.decode()
+
+    assert "nobody@contoso.example" in signins and "No sign-ins match" not in signins
+    assert "user.create" in audit and "No events match these filters" not in audit
+
+
 # --- append-only -----------------------------------------------------------------------------
 
 
