@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.db import transaction
 from django.db.models import Q
@@ -103,6 +104,9 @@ def _body(request) -> dict:
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
+    for key, value in data.items():
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise BadRequest(f"{key} contains a NUL character.", field=key)
     return data
 
 
@@ -130,6 +134,9 @@ def route(**handlers):
             caller = caller_from_header(request.headers.get("Authorization"))
             if scope not in caller.scopes:
                 raise ScopeMissing(f"This call needs the {scope} scope.", scope=scope)
+            for name, values in request.GET.lists():
+                if any("\x00" in value for value in values):
+                    raise BadRequest(f"{name} contains a NUL character.", field=name)
             body = _body(request) if method in ("POST", "PATCH", "PUT") else None
             result = handler(request, caller, body, **kwargs)
         except WatchwordError as exc:
@@ -171,9 +178,12 @@ def _query_time(request, name: str) -> datetime | None:
         value = None
     if value is None:
         raise BadRequest(f"{name} must be a date and time like 2026-11-28T09:30:00Z.", field=name)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.utc)
-    return value
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, dt_timezone.utc)
+        return value.astimezone(dt_timezone.utc)  # databases limit the offsets they take
+    except (OverflowError, ValueError):
+        raise BadRequest(f"{name} is out of range.", field=name) from None
 
 
 def _query_choice(request, name: str, choices) -> str | None:

@@ -148,7 +148,7 @@ def _refuse_person(user: User, flow: Flow, request, app: str) -> VerifyResult | 
 def _text_challenge(caller: Caller, user: User, challenge_id: str) -> ApiChallenge | None:
     rows = ApiChallenge.objects.filter(user=user, caller=caller.key, method="sms")
     if challenge_id:
-        row = rows.filter(pk=challenge_id).first()
+        row = rows.filter(pk=challenge_id).first() if CHALLENGE_ID_RE.match(challenge_id) else None
         if row is None:
             raise ChallengeNotFound(field="challengeId")
         return row
@@ -279,10 +279,13 @@ def start(caller: Caller, *, user: User, method: str, app: str, ip: str | None =
     return row
 
 
+CHALLENGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
 def get(caller: Caller, challenge_id: object) -> ApiChallenge:
     text = str(challenge_id or "")
     row = (ApiChallenge.objects.select_related("user").filter(pk=text, caller=caller.key).first()
-           if 0 < len(text) <= 40 else None)
+           if CHALLENGE_ID_RE.match(text) else None)
     if row is None:
         raise ChallengeNotFound()
     return row

@@ -23,7 +23,21 @@ CHECKS = [checks.not_a_server_error, openapi_checks.status_code_conformance,
 
 
 @pytest.fixture
-def bearer(db, make_person, enrol):
+def keep_connection():
+    """Called in-process, the WSGI handler would close the database connection after each
+    request, and with it the test's transaction; Django's own test client avoids the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def bearer(db, keep_connection, make_person, enrol):
     """A Global Administrator's token with every scope, and people to find."""
     from watchword.protocols.tokens import create_token
 
