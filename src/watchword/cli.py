@@ -320,16 +320,143 @@ def cmd_radius_serve(args) -> int:
 
 def cmd_oidc_client_add(args) -> int:
     from watchword.core.errors import WatchwordError
-    from watchword.protocols.oidc_clients import add_client
+    from watchword.protocols.oidc_clients import KIND_LABELS, add_client, kind_of
 
     try:
-        new = add_client(name=args.name, redirect_uris=args.redirect_uri, public=args.public, scopes=args.scopes)
+        new = add_client(name=args.name, kind=args.kind, public=True if args.public else None,
+                         redirect_uris=args.redirect_uri or [],
+                         post_logout_redirect_uris=args.post_logout_redirect_uri or [],
+                         scopes=args.scopes, consent=args.consent, actor="cli")
     except WatchwordError as exc:
-        return _fail(exc.public_message)
-    print(f"Added OpenID Connect client {args.name.strip()} ({'public' if args.public else 'confidential'})")
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    application = new.application
+    print(f"Added application {application.name} ({KIND_LABELS[kind_of(application)]})")
     print(f"Client ID:     {new.client_id}")
     if new.client_secret:
         print(f"Client secret: {new.client_secret}  (shown once; store it in the application)")
+    return EXIT_OK
+
+
+def cmd_oidc_client_list(args) -> int:
+    from watchword.protocols.oidc_clients import list_clients
+
+    rows = [{"name": c.name, "client_id": c.client_id, "kind": c.kind, "redirect_uris": list(c.redirect_uris),
+             "post_logout_redirect_uris": list(c.post_logout_redirect_uris), "scopes": list(c.scopes),
+             "consent": c.consent} for c in list_clients()]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No applications.")
+        return EXIT_OK
+    table = [{**row, "redirect_uris": " ".join(row["redirect_uris"]) or "-", "scopes": " ".join(row["scopes"]),
+              "consent": "yes" if row["consent"] else "no"} for row in rows]
+    headers = ["name", "client_id", "kind", "scopes", "consent", "redirect_uris"]
+    widths = {h: max(len(h), *(len(str(r[h])) for r in table)) for h in headers}
+    print("  ".join(h.upper().ljust(widths[h]) for h in headers).rstrip())
+    for row in table:
+        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers).rstrip())
+    return EXIT_OK
+
+
+def cmd_oidc_client_remove(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.oidc_clients import get_client, remove_client
+
+    try:
+        application = get_client(args.name)
+        revoked = remove_client(application, actor="cli")
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"Removed application {application.name}; {revoked} token{'s' if revoked != 1 else ''} revoked.")
+    return EXIT_OK
+
+
+def cmd_oidc_client_secret(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.oidc_clients import get_client, new_secret
+
+    try:
+        application = get_client(args.name)
+        secret = new_secret(application, actor="cli")
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"New client secret for {application.name} (the old one no longer works):")
+    print(f"Client secret: {secret}  (shown once; store it in the application)")
+    return EXIT_OK
+
+
+def cmd_oidc_keys_rotate(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.oidc_signing import rotate_signing_key
+
+    try:
+        rotation = rotate_signing_key(actor="cli")
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"New ID-token signing key {rotation.new_kid} signs from now on.")
+    print(f"The previous key {rotation.retired_kid} stays in the JWKS until "
+          f"{rotation.retired_until:%Y-%m-%d %H:%M} UTC.")
+    if rotation.deleted_kids:
+        print(f"Deleted keys retired longer ago: {', '.join(rotation.deleted_kids)}.")
+    return EXIT_OK
+
+
+def cmd_api_token_create(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.directory.services import get_user
+    from watchword.protocols.tokens import create_token
+
+    try:
+        owner = get_user(args.user)
+        row, token = create_token(owner, name=args.name, scopes=args.scopes, days=args.days, actor="cli")
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    print(f"API token {row.name} for {owner.upn} (id {row.pk}), scopes {row.scopes}, "
+          f"expires {row.expires_at:%Y-%m-%d}. Shown once:", file=sys.stderr)
+    print(token)
+    return EXIT_OK
+
+
+def cmd_api_token_list(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.directory.services import get_user
+    from watchword.protocols.tokens import token_state, tokens_of
+
+    try:
+        owner = get_user(args.user) if args.user else None
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    rows = [{"id": t.pk, "owner": t.user.upn, "name": t.name, "token": f"{t.hint}…", "scopes": t.scopes,
+             "state": token_state(t), "expires": t.expires_at.strftime("%Y-%m-%d"),
+             "last used": t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"}
+            for t in tokens_of(owner)]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        print("No API tokens.")
+        return EXIT_OK
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    print("  ".join(h.upper().ljust(widths[h]) for h in headers))
+    for row in rows:
+        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+    return EXIT_OK
+
+
+def cmd_api_token_revoke(args) -> int:
+    from watchword.core.errors import WatchwordError
+    from watchword.protocols.tokens import get_token, revoke_token
+
+    try:
+        row = get_token(args.id)
+    except WatchwordError as exc:
+        return _fail(f"{exc.public_message} [{exc.code}]")
+    if revoke_token(row, actor="cli"):
+        print(f"Revoked API token {row.name} of {row.user.upn}")
+    else:
+        print(f"API token {row.name} of {row.user.upn} was already revoked")
     return EXIT_OK
 
 
@@ -438,19 +565,73 @@ def build_parser() -> argparse.ArgumentParser:
 
     oidc = sub.add_parser("oidc", help="the OpenID Connect provider").add_subparsers(
         dest="oidc_command", metavar="ACTION", required=True)
-    oidc_client = oidc.add_parser("client", help="register OpenID Connect clients").add_subparsers(
+    oidc_client = oidc.add_parser("client", help="register, list and remove applications").add_subparsers(
         dest="oidc_client_command", metavar="ACTION", required=True)
-    p = oidc_client.add_parser("add", help="register an OpenID Connect client (relying party)",
-                               description="Register an application that signs people in with Watchword. "
-                                           "Prints the client ID, and for a confidential client its secret "
-                                           "once. See docs/oidc.md.")
+    p = oidc_client.add_parser("add", help="register an application (relying party or service)",
+                               description="Register an application: a web app or a single-page/native app that "
+                                           "signs people in with Watchword, or a service that calls the REST API "
+                                           "as itself (client credentials). Prints the client ID, and for a "
+                                           "confidential client its secret once. See docs/oidc.md.")
     p.add_argument("name")
-    p.add_argument("--redirect-uri", action="append", required=True,
-                   help="where the application receives the code (repeat for several)")
-    p.add_argument("--public", action="store_true",
-                   help="a public client (single-page or native app, no secret; PKCE required)")
-    p.add_argument("--scopes", default="openid profile email", help='scopes it may ask for (default: "%(default)s")')
+    p.add_argument("--kind", choices=["web", "spa", "service"], default=None,
+                   help="web: server-side web app (secret); spa: single-page or native app (no secret, PKCE "
+                        "required); service: client credentials with API scopes (default: web, or spa with --public)")
+    p.add_argument("--redirect-uri", action="append",
+                   help="where the application receives the code (repeat for several; not for a service)")
+    p.add_argument("--post-logout-redirect-uri", action="append",
+                   help="where the application may send people after signing them out (repeat for several)")
+    p.add_argument("--public", action="store_true", help="the same as --kind spa")
+    p.add_argument("--scopes", default=None,
+                   help='scopes it may ask for, space-separated (default for web and spa: "openid profile email"; '
+                        "a service needs one or more API scopes, e.g. \"users.read logs.read\")")
+    p.add_argument("--consent", action=argparse.BooleanOptionalAction, default=False,
+                   help="show people a consent page (Allow / Cancel) before the application gets their details "
+                        "(default: no, the application is trusted)")
     p.set_defaults(func=cmd_oidc_client_add)
+    p = oidc_client.add_parser("list", help="list applications",
+                               description="List applications: name, client ID, kind, scopes, consent and redirect "
+                                           "URIs (never secrets).")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_oidc_client_list)
+    p = oidc_client.add_parser("remove", help="remove an application and revoke its tokens",
+                               description="Remove an application (by name or client ID); every token issued to it "
+                                           "stops working at once.")
+    p.add_argument("name", help="the application's name or client ID")
+    p.set_defaults(func=cmd_oidc_client_remove)
+    p = oidc_client.add_parser("secret", help="give a confidential application a new secret",
+                               description="Make a new client secret for a web application or service and print it "
+                                           "once; the old secret stops working at once.")
+    p.add_argument("name", help="the application's name or client ID")
+    p.set_defaults(func=cmd_oidc_client_secret)
+    oidc_keys = oidc.add_parser("keys", help="the keys that sign ID tokens").add_subparsers(
+        dest="oidc_keys_command", metavar="ACTION", required=True)
+    p = oidc_keys.add_parser("rotate", help="new ID-token signing key; the old one stays published for a while",
+                             description="Make a new RSA key that signs ID tokens from now on. The previous key "
+                                         "stays in /o/jwks.json for WATCHWORD_OIDC_RETIRED_KEY_SECONDS (default: "
+                                         "the ID-token lifetime and a day) so tokens it signed still verify.")
+    p.set_defaults(func=cmd_oidc_keys_rotate)
+
+    api = sub.add_parser("api", help="the REST API: personal tokens for administrators").add_subparsers(
+        dest="api_command", metavar="ACTION", required=True)
+    api_token = api.add_parser("token", help="create, list and revoke personal API tokens").add_subparsers(
+        dest="api_token_command", metavar="ACTION", required=True)
+    p = api_token.add_parser("create", help="create a personal API token for an administrator",
+                             description="Create a personal API token (wwp_…) that acts as the administrator, "
+                                         "limited to its scopes. The token is printed once on standard output. "
+                                         "See docs/api.md.")
+    p.add_argument("--user", required=True, help="the administrator's sign-in name")
+    p.add_argument("--name", required=True, help="what it is for, like ci-pipeline")
+    p.add_argument("--scopes", required=True,
+                   help="space-separated: users.read users.write methods.read methods.write logs.read verify")
+    p.add_argument("--days", default=None, help="lifetime in days, 1 to 366 (default 90)")
+    p.set_defaults(func=cmd_api_token_create)
+    p = api_token.add_parser("list", help="list API tokens", description="List API tokens (never the tokens).")
+    p.add_argument("--user", help="only this administrator's")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_api_token_list)
+    p = api_token.add_parser("revoke", help="revoke an API token", description="Revoke an API token by its id.")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_api_token_revoke)
 
     p = sub.add_parser("manage", help="Django management commands (advanced)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

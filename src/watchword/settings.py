@@ -111,7 +111,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # --- people and passwords ------------------------------------------------------------------
 AUTH_USER_MODEL = "directory.User"
 AUTHENTICATION_BACKENDS = ["watchword.directory.backends.DirectoryBackend"]
-PASSWORD_HASHERS = ["watchword.directory.passwords.WatchwordArgon2Hasher"]
+# The first hasher is for people's passwords; the second only for the client secrets Watchword
+# makes for registered applications (OAUTH2_PROVIDER's CLIENT_SECRET_HASHER; see its module).
+PASSWORD_HASHERS = ["watchword.directory.passwords.WatchwordArgon2Hasher",
+                    "watchword.protocols.hashers.ClientSecretHasher"]
 ARGON2_MEMORY_KIB = env_int("WATCHWORD_ARGON2_MEMORY_KIB", 7 * 1024, minimum=1024, maximum=4 * 1024 * 1024)
 ARGON2_ITERATIONS = env_int("WATCHWORD_ARGON2_ITERATIONS", 5, minimum=1, maximum=100)
 ARGON2_PARALLELISM = env_int("WATCHWORD_ARGON2_PARALLELISM", 1, minimum=1, maximum=16)
@@ -156,24 +159,43 @@ SEAL_KEYRING = Path(env_str("WATCHWORD_SEAL_KEYRING", str(DATA_DIR / "keys" / "s
 from watchword.protocols import oidc_settings as _oidc  # noqa: E402
 from watchword.protocols import scopes as _scopes  # noqa: E402
 
-OIDC_SIGNING_KEY = Path(env_str("WATCHWORD_OIDC_SIGNING_KEY", str(DATA_DIR / "keys" / "oidc.pem")))
+OIDC_ID_TOKEN_SECONDS = env_int("WATCHWORD_OIDC_ID_TOKEN_SECONDS", 3600, minimum=60, maximum=86400)
+# After 'watchword oidc keys rotate' the retired key stays in the JWKS this long, so ID tokens it
+# signed still verify (default: the ID-token lifetime and a day).
+OIDC_RETIRED_KEY_SECONDS = env_int("WATCHWORD_OIDC_RETIRED_KEY_SECONDS", OIDC_ID_TOKEN_SECONDS + 86400,
+                                   minimum=OIDC_ID_TOKEN_SECONDS, maximum=365 * 86400)
+# The signing keys live in OIDC_KEYS_DIR and are rotated there; WATCHWORD_OIDC_SIGNING_KEY names
+# one fixed key kept elsewhere instead (never rotated by Watchword).
+_oidc_fixed_key = env_str("WATCHWORD_OIDC_SIGNING_KEY")
+OIDC_KEYS_DIR = None if _oidc_fixed_key else DATA_DIR / "keys" / "oidc"
+OIDC_LEGACY_KEY = DATA_DIR / "keys" / "oidc.pem"  # the single key of earlier versions, moved into OIDC_KEYS_DIR
+_oidc_keys = _oidc.signing_keys(directory=OIDC_KEYS_DIR, fixed=Path(_oidc_fixed_key) if _oidc_fixed_key else None,
+                                legacy=OIDC_LEGACY_KEY, grace=OIDC_RETIRED_KEY_SECONDS)
+OIDC_SIGNING_KEY = _oidc_keys.current.path
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": PUBLIC_URL,
-    "OIDC_RSA_PRIVATE_KEY": _oidc.load_or_create_signing_key(OIDC_SIGNING_KEY),
+    "OIDC_RSA_PRIVATE_KEY": _oidc_keys.current.pem,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [key.pem for key in _oidc_keys.published],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,  # asked only without a matching id_token_hint
     "OAUTH2_VALIDATOR_CLASS": "watchword.protocols.oidc.WatchwordValidator",
+    "CLIENT_SECRET_HASHER": "secret_pbkdf2_sha256",  # watchword.protocols.hashers: random secrets, not passwords
     "SCOPES": _scopes.ALL_SCOPES,
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": _oidc.pkce_required,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only, never "plain"
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("WATCHWORD_OIDC_ACCESS_TOKEN_SECONDS", 3600, minimum=60, maximum=86400),
-    "ID_TOKEN_EXPIRE_SECONDS": env_int("WATCHWORD_OIDC_ID_TOKEN_SECONDS", 3600, minimum=60, maximum=86400),
+    "ID_TOKEN_EXPIRE_SECONDS": OIDC_ID_TOKEN_SECONDS,
     "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("WATCHWORD_OIDC_REFRESH_TOKEN_SECONDS", 30 * 86400, minimum=300,
                                             maximum=365 * 86400),
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Access and refresh tokens are kept only as their SHA-256 (RFC 9700 §4.14), so a database
+    # dump hands out no usable token.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
 }
 

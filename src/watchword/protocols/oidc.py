@@ -4,27 +4,46 @@ Sign-in happens on Watchword's own pages (LOGIN_URL). At the authorization endpo
 ``amr`` and sign-in time are recorded against the authorization code (``OidcSignIn``); the ID
 tokens issued for that code, and later for its refresh tokens, carry them as ``amr``, ``acr`` and
 ``auth_time``. ``prompt=login`` and a ``max_age`` older than the session's sign-in send the person
-through sign-in again (the sign-in page asks even when they are signed in) before a code is issued."""
+through sign-in again (the sign-in page asks even when they are signed in) before a code is issued;
+``acr_values=urn:watchword:mfa`` sends a person whose session has no second factor through one
+(``signin:step_up``). Applications with consent on see a consent page (Allow / Cancel)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpResponseRedirect
+from django.urls import reverse
+from jwcrypto import jws
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_application_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
 from oauth2_provider.views import AuthorizationView as _AuthorizationView
 
+from watchword.core.middleware import CSP
 from watchword.protocols.models import OidcClientScopes, OidcSignIn
 from watchword.signin.services import SESSION_AMR, SESSION_AUTH_TIME
 
 ACR_MFA = "urn:watchword:mfa"
 ACR_PASSWORD = "urn:watchword:pwd"
+ACR_VALUES = (ACR_PASSWORD, ACR_MFA)  # as discovery lists them
 
 
 def acr_of(amr) -> str:
     return ACR_MFA if "mfa" in (amr or []) else ACR_PASSWORD
+
+
+def asks_for_mfa(acr_values: str) -> bool:
+    """Whether an authorization request's ``acr_values`` (OpenID Connect Core 1.0 §3.1.2.1: a
+    space-separated list in order of preference) asks for a second factor: its first value that
+    Watchword knows is ``urn:watchword:mfa``. Values Watchword does not know are ignored."""
+    known = [value for value in (acr_values or "").split() if value in ACR_VALUES]
+    return bool(known) and known[0] == ACR_MFA
 
 
 def _code_hash(code: str) -> str:
@@ -46,11 +65,61 @@ class WatchwordValidator(OAuth2Validator):
             "email_verified": False,
         }
 
+    def _load_application(self, client_id, request):
+        """DOT's, with the application's allowed scopes read in the same query (a service's token
+        request needs both; one query fewer per grant)."""
+        if not request.client and client_id:
+            try:
+                request.client = (get_application_model().objects.select_related("watchword_scopes")
+                                  .get(client_id=client_id))
+            except (get_application_model().DoesNotExist, ValueError):
+                pass  # DOT's own lookup says so
+        return super()._load_application(client_id, request)
+
+    def _allowed_scopes(self, client) -> list[str] | None:
+        try:
+            return client.watchword_scopes.scopes.split()  # cached on the application object
+        except OidcClientScopes.DoesNotExist:
+            return None
+
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        """Only the scopes registered for the application (else ``invalid_scope``)."""
         if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
             return False
-        allowed = OidcClientScopes.objects.filter(application=client).values_list("scopes", flat=True).first()
-        return allowed is not None and set(scopes) <= set(allowed.split())
+        allowed = self._allowed_scopes(client)
+        return allowed is not None and set(scopes) <= set(allowed)
+
+    def get_default_scopes(self, client_id, request, *args, **kwargs):
+        """A service's token request without ``scope`` gets every scope it is allowed (RFC 6749
+        §3.3 lets the server choose); for other applications, ``openid``."""
+        client = request.client
+        if client is not None and client.authorization_grant_type == client.GRANT_CLIENT_CREDENTIALS:
+            return self._allowed_scopes(client) or []
+        return super().get_default_scopes(client_id, request, *args, **kwargs)
+
+    def validate_user(self, username, password, client, request, *args, **kwargs):
+        """Never: passwords are checked only on Watchword's sign-in pages, with their throttling
+        and second factor (the token endpoint refuses the password grant before this)."""
+        return False
+
+    def _get_key_for_token(self, token):
+        """The key a token (an ``id_token_hint``) names with its ``kid``: the current one or a
+        retired one still published, so hints signed before a key rotation are still honoured.
+        ``None`` for anything that is not a token of an application here."""
+        try:
+            key = super()._get_key_for_token(token)
+            unverified = jws.JWS()
+            unverified.deserialize(token)
+            kid = unverified.jose_header.get("kid")
+        except (ValueError, TypeError, KeyError, AttributeError, jws.InvalidJWSObject):
+            return None
+        if key is None or not kid or key.get("kty") != "RSA" or key.thumbprint() == kid:
+            return key
+        for pem in oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE:
+            retired = jwk_from_pem(pem)
+            if retired.thumbprint() == kid:
+                return retired
+        return key
 
     # -- how the person signed in, from the authorization endpoint to the ID tokens ----------
 
@@ -95,6 +164,30 @@ class WatchwordValidator(OAuth2Validator):
         return refresh_token
 
 
+_HOST = re.compile(r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])$")
+
+
+def allowing_forms_to(response, uris):
+    """The page's Content-Security-Policy with ``form-action`` widened to the origins of
+    ``uris``: the consent and sign-out forms end in a redirect to the application, which
+    browsers check against ``form-action`` too (CSP Level 3)."""
+    origins = []
+    for uri in uris:
+        try:
+            parts = urlsplit(uri)
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            continue
+        host = f"[{host}]" if ":" in host else host
+        if parts.scheme in ("http", "https") and _HOST.match(host):
+            origins.append(f"{parts.scheme}://{host}{f':{port}' if port else ''}")
+    if origins:
+        widened = " ".join(["'self'", *dict.fromkeys(origins)])
+        response["Content-Security-Policy"] = CSP.replace("form-action 'self'", f"form-action {widened}")
+    return response
+
+
 def _without(full_path: str, *names: str) -> str:
     parts = urlsplit(full_path)
     query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in names]
@@ -103,7 +196,10 @@ def _without(full_path: str, *names: str) -> str:
 
 class AuthorizationView(_AuthorizationView):
     """The authorization endpoint: DOT's, with a fresh sign-in for ``prompt=login`` and
-    ``max_age``, and the session's sign-in details handed to the validator."""
+    ``max_age``, a second factor for ``acr_values=urn:watchword:mfa``, Watchword's consent page,
+    and the session's sign-in details handed to the validator."""
+
+    template_name = "protocols/oidc_consent.html"
 
     def get(self, request, *args, **kwargs):
         prompt = set(request.GET.get("prompt", "").split())
@@ -119,7 +215,40 @@ class AuthorizationView(_AuthorizationView):
             if seconds is not None and (not isinstance(signed_in_at, (int, float))
                                         or time.time() - signed_in_at > seconds):
                 return self._sign_in_again(request, request.get_full_path())
+        session_amr = request.session.get(SESSION_AMR) or []
+        if asks_for_mfa(request.GET.get("acr_values", "")) and "mfa" not in session_amr:
+            try:
+                self.validate_authorization_request(request)  # a bad request is refused before any step-up
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+            step_up = reverse("signin:step_up")
+            return HttpResponseRedirect(f"{step_up}?{urlencode({'next': request.get_full_path()})}")
         return super().get(request, *args, **kwargs)
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        application = context.get("application")
+        return allowing_forms_to(response, application.redirect_uris.split()) if application else response
+
+    def form_valid(self, form):
+        """Allow or Cancel on the consent page. The form's hidden fields come back from the
+        browser, so an application that does not exist is refused here, not with a crash; the
+        rest of the request is validated again by DOT (Cancel gives the application
+        ``access_denied``, RFC 6749 §4.1.2.1)."""
+        try:
+            known = get_application_model().objects.filter(client_id=form.cleaned_data["client_id"]).exists()
+        except ValueError:  # a value no database column can hold (a NUL byte, on PostgreSQL)
+            known = False
+        if not known:
+            return self.render_to_response({"error": {"error": "invalid_client",
+                                                      "description": "That application is not registered here."}},
+                                           status=400)
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        return self.render_to_response({"error": {"error": "invalid_request",
+                                                  "description": "The consent form was incomplete. Go back to the "
+                                                                 "application and sign in again."}}, status=400)
 
     def _sign_in_again(self, request, next_path: str):
         """To the sign-in page, which asks again even for a signed-in person (``switch=1``); the
@@ -133,4 +262,4 @@ class AuthorizationView(_AuthorizationView):
         return super().create_authorization_response(request, scopes, credentials, allow)
 
 
-__all__ = ["AuthorizationView", "WatchwordValidator", "acr_of"]
+__all__ = ["ACR_MFA", "ACR_PASSWORD", "AuthorizationView", "WatchwordValidator", "acr_of", "asks_for_mfa"]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("signin/phone/events", views.phone_events, name="phone_events"),
     path("signin/other", views.other, name="other"),
     path("signin/reverify", views.reverify, name="reverify"),
+    path("signin/step-up", views.step_up, name="step_up"),
     path("signin/cancel", views.cancel, name="cancel"),
     path("signout", views.signout, name="signout"),
 ]

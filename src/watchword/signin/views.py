@@ -540,6 +540,23 @@ def reverify(request):
     return redirect("signin:verify")
 
 
+@signed_in_required
+def step_up(request):
+    """A second factor for a signed-in person whose session has none, because an application
+    asked for one (OpenID Connect ``acr_values=urn:watchword:mfa``, docs/oidc.md): the same
+    re-verification Security info asks for; or, for someone with no method yet, "More information
+    required" and registration. Then back to ``next``."""
+    next_url = safe_next(request, request.GET.get("next")) or reverse("portal:myaccount")
+    user = request.user
+    has_method = user.methods.exists()
+    flow = Flow.start(user.upn, next_url=next_url, reauth=True, user_id=user.pk,
+                      stage=Stage.MFA if has_method else Stage.INTERRUPT)
+    flow.amr = ["pwd"]
+    flow.requirement = "app_requires_mfa"
+    flows.save(request, flow)
+    return redirect("signin:verify" if has_method else "signin:interrupt")
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def signout(request):
     if request.method == "POST":

@@ -4,100 +4,29 @@ userinfo, refresh tokens, and the requests it must refuse."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 import stat
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
 from django.test import Client
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
-from tests.support import PASSWORD
+from tests.integration.protocols.oidc_support import (  # noqa: F401 (fixtures)
+    REDIRECT_URI,
+    authorize_path,
+    code_from,
+    confidential_app,
+    exchange,
+    mfa_person,
+    pkce_pair,
+    public_app,
+    sign_in_through,
+    verified_claims,
+)
+from watchword.protocols import oidc_keys
 from watchword.protocols.oidc_clients import add_client
 
 pytestmark = pytest.mark.django_db
-
-REDIRECT_URI = "https://app.contoso.example/callback"
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def authorize_path(client_id: str, *, challenge: str | None, redirect_uri: str = REDIRECT_URI, **extra) -> str:
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-              "scope": "openid profile email", "state": "st-123", "nonce": "n-456", **extra}
-    if challenge:
-        params.update(code_challenge=challenge, code_challenge_method="S256")
-    return "/o/authorize/?" + urlencode(params)
-
-
-def sign_in_through(client, path: str, upn: str, authenticator=None):
-    """Follow the authorization endpoint to /signin, sign in there (password, then the app's code)
-    and return the response that sends the browser back to ``path``."""
-    response = client.get(path)
-    assert response.status_code == 302
-    target = urlsplit(response["Location"])
-    assert target.path == settings.LOGIN_URL
-    next_url = parse_qs(target.query)["next"][0]
-    page = client.post("/signin", {"name": upn, "next": next_url})
-    token = page.content.decode().split('name="flow" value="')[1].split('"')[0]
-    response = client.post("/signin/password", {"password": PASSWORD, "flow": token})
-    if authenticator is not None:
-        response = client.post("/signin/verify", {"code": authenticator.fresh_code()})
-    assert response.status_code == 302, response.content.decode()[:500]
-    assert response["Location"] == next_url
-    return response
-
-
-def code_from(response) -> str:
-    assert response.status_code == 302
-    location = urlsplit(response["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
-    query = parse_qs(location.query)
-    assert query["state"] == ["st-123"]
-    return query["code"][0]
-
-
-def exchange(code: str, client_id: str, **fields):
-    """The application redeems an authorization code at the token endpoint."""
-    return Client().post("/o/token/", {"grant_type": "authorization_code", "code": code,
-                                       "redirect_uri": REDIRECT_URI, "client_id": client_id, **fields})
-
-
-def jwks(client) -> KeySet:
-    return KeySet.import_key_set(client.get("/o/jwks.json").json())
-
-
-def verified_claims(client, id_token: str, client_id: str) -> dict:
-    token = jwt.decode(id_token, jwks(client), algorithms=["RS256"])
-    assert token.header["alg"] == "RS256"
-    jwt.JWTClaimsRegistry(iss={"essential": True, "value": settings.PUBLIC_URL},
-                          aud={"essential": True, "value": client_id},
-                          sub={"essential": True}, exp={"essential": True}).validate(token.claims)
-    return token.claims
-
-
-@pytest.fixture
-def public_app():
-    return add_client(name="Team wiki", redirect_uris=[REDIRECT_URI], public=True)
-
-
-@pytest.fixture
-def confidential_app():
-    return add_client(name="Expenses", redirect_uris=[REDIRECT_URI], public=False)
-
-
-@pytest.fixture
-def mfa_person(make_person, enrol):
-    person = make_person("Adele Vance", mfa_state="enforced")
-    return person, enrol(person)
 
 
 def test_discovery_describes_the_provider():
@@ -116,12 +45,12 @@ def test_discovery_describes_the_provider():
 
 def test_jwks_publishes_the_public_half_of_the_key_in_the_data_folder():
     keys = Client().get("/o/jwks.json").json()["keys"]
-    assert len(keys) == 1
-    key = keys[0]
-    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig" and key["kid"]
-    assert "d" not in key and "p" not in key
+    current = oidc_keys.key_id(settings.OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"])
+    key = next(key for key in keys if key["kid"] == current)
+    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
+    assert all("d" not in key and "p" not in key for key in keys)
     path = settings.OIDC_SIGNING_KEY
-    assert path.parent.name == "keys" and path.name == "oidc.pem"
+    assert path.parent == settings.DATA_DIR / "keys" / "oidc" and path.suffix == ".pem"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -234,7 +163,7 @@ def test_unregistered_redirect_uri_is_refused_without_a_redirect(make_person, pu
 
 
 def test_unknown_scope_for_the_client_is_refused(make_person):
-    app = add_client(name="Narrow", redirect_uris=[REDIRECT_URI], public=True, scopes="openid")
+    app = add_client(name="Narrow", redirect_uris=[REDIRECT_URI], public=True, scopes="openid", actor="cli")
     person = make_person("Megan Bowen")
     client = Client()
     client.force_login(person)
