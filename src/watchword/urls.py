@@ -2,6 +2,7 @@ from django.shortcuts import redirect
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("watchword.protocols.api_urls")),  # first: the busiest paths resolve at once
     path("", include("watchword.portal.urls")),
     path("", include("watchword.signin.urls")),
     path("", include("watchword.directory.urls")),
@@ -10,7 +11,6 @@ urlpatterns = [
     path("", include("watchword.methods.urls")),
     path("", include("watchword.protocols.urls")),
     path("", include("watchword.protocols.oidc_urls")),
-    path("", include("watchword.protocols.api_urls")),
     path("admin", lambda request: redirect("directory:user_list")),
     path("admin/", lambda request: redirect("directory:user_list")),
 ]

@@ -135,7 +135,7 @@ SCHEMAS = {
         "code": {"type": "string", "pattern": "^ *[0-9]( *[0-9]){5,7} *$",
                  "description": "6 to 8 digits: from the authenticator app, or texted by a challenge."},
         "challengeId": {"type": "string", "maxLength": 40,
-                        "description": "The text challenge the code answers (optional)."},
+                        "description": "The text challenge the code answers; without it the code is an authenticator app's."},
         "ipAddress": {"type": "string", "description": "The end user's address, for the log and throttling."},
         "userAgent": {"type": "string", "maxLength": 512},
     }, ["user", "code"]),

@@ -108,22 +108,21 @@ class VerifyResult:
 
 def verify(caller: Caller, *, user: User, code: str, challenge_id: str = "", ip: str | None = None,
            user_agent: str = "") -> VerifyResult:
-    """Check ``code`` for ``user``: their authenticator codes, or the code of a text the caller
-    sent them (``challenge_id``, or the caller's latest pending text to the person)."""
+    """Check ``code`` for ``user``: their authenticator codes, or, with ``challenge_id``, the code
+    of a text the caller sent them."""
     request = ApiRequest(ip, user_agent)
     app = caller.log_app
     flow = Flow.start(user.upn)
     refusal = _refuse_person(user, flow, request, app)
     if refusal:
         return refusal
-    text = _text_challenge(caller, user, challenge_id)
-    if text is not None:
-        return _verify_text(text, user, code, flow, request, app)
-    if not Method.objects.filter(user=user, type__in=registry.code_types()).exists():
+    if challenge_id:
+        return _verify_text(_text_challenge(caller, user, challenge_id), user, code, flow, request, app)
+    result = signin.verify_code(flow, user, code, request, app=app)
+    if result.reason == "no_code_method":
         record_signin(request=request, flow_id=flow.id, typed_name=user.upn, user=user, step="mfa", result="failure",
                       error_code=codes.MFA_REQUIRED, reason="no authenticator code method registered", app=app)
         return VerifyResult(False, "no_code_method")
-    result = signin.verify_code(flow, user, code, request, app=app)
     if result.ok:
         record_signin(request=request, flow_id=flow.id, typed_name=user.upn, user=user, step="complete",
                       result="success", method="code", app=app)
@@ -145,14 +144,12 @@ def _refuse_person(user: User, flow: Flow, request, app: str) -> VerifyResult | 
     return None
 
 
-def _text_challenge(caller: Caller, user: User, challenge_id: str) -> ApiChallenge | None:
-    rows = ApiChallenge.objects.filter(user=user, caller=caller.key, method="sms")
-    if challenge_id:
-        row = rows.filter(pk=challenge_id).first() if CHALLENGE_ID_RE.match(challenge_id) else None
-        if row is None:
-            raise ChallengeNotFound(field="challengeId")
-        return row
-    return rows.filter(status="pending", expires_at__gt=timezone.now()).order_by("-created_at").first()
+def _text_challenge(caller: Caller, user: User, challenge_id: str) -> ApiChallenge:
+    row = (ApiChallenge.objects.filter(pk=challenge_id, user=user, caller=caller.key, method="sms").first()
+           if CHALLENGE_ID_RE.match(challenge_id) else None)
+    if row is None:
+        raise ChallengeNotFound("There is no text challenge with that id for this person.", field="challengeId")
+    return row
 
 
 def _verify_text(row: ApiChallenge, user: User, code: str, flow: Flow, request, app: str) -> VerifyResult:

@@ -492,8 +492,10 @@ class TestChallenges:
         code = re.search(r"\b(\d{6})\b", text.body).group(1)
         assert admin_api.post("/verify", {"user": adele.upn, "code": "000000" if code != "000000" else "111111",
                                           "challengeId": challenge["id"]}).json()["reason"] == "wrong_code"
-        assert admin_api.post("/verify", {"user": adele.upn, "code": code}).json() == {"result": "accept",
-                                                                                       "method": "sms"}
+        # Without the challenge's id the code is taken for an authenticator code, which she has none of.
+        assert admin_api.post("/verify", {"user": adele.upn, "code": code}).json()["reason"] == "no_code_method"
+        assert admin_api.post("/verify", {"user": adele.upn, "code": code, "challengeId": challenge["id"]}).json() == {
+            "result": "accept", "method": "sms"}
         assert admin_api.get(f"/challenges/{challenge['id']}").json()["status"] == "approved"
         assert admin_api.post("/verify", {"user": adele.upn, "code": code,
                                           "challengeId": challenge["id"]}).json()["reason"] == "challenge_approved"
