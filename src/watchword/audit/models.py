@@ -62,6 +62,7 @@ class SignInEvent(AppendOnly):
     REQUIREMENT_LABELS = {
         "per_user_mfa": "per-user MFA",
         "security_info_fresh_mfa": "Security info needs a recent MFA",
+        "app_requires_mfa": "the application asked for MFA (acr_values)",
     }
 
     @property

@@ -4,7 +4,6 @@ only, like Admin → RADIUS."""
 
 from __future__ import annotations
 
-from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,7 +11,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from watchword.core.errors import WatchwordError
-from watchword.core.views import permission_denied
 from watchword.protocols.oidc_clients import (
     KIND_LABELS,
     SERVICE,
@@ -25,23 +23,9 @@ from watchword.protocols.oidc_clients import (
     remove_client,
 )
 from watchword.protocols.scopes import API_SCOPES, OIDC_SCOPES
-from watchword.signin.guards import admin_required
+from watchword.signin.guards import global_admin_required
 
 MAX_FIELD = 50_000
-
-
-def global_admin_only(view):
-    """Registering applications decides who may sign people in and call the API: Global
-    Administrators only (Authentication Administrators are helpdesk)."""
-
-    @wraps(view)
-    @admin_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_global_admin:
-            return permission_denied(request)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _endpoints() -> dict:
@@ -68,7 +52,7 @@ def _form_values(post) -> dict:
     }
 
 
-@global_admin_only
+@global_admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def applications(request):
     error, field = "", ""
@@ -102,7 +86,7 @@ def _client_or_404(request, app_id):
                                                          "text": "There is no such application."}, status=404)
 
 
-@global_admin_only
+@global_admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def application_secret(request, app_id: int):
     application, missing = _client_or_404(request, app_id)
@@ -123,7 +107,7 @@ def application_secret(request, app_id: int):
     return render(request, "protocols/application_confirm.html", {"client": client, "action": "secret"})
 
 
-@global_admin_only
+@global_admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def application_remove(request, app_id: int):
     application, missing = _client_or_404(request, app_id)

@@ -1,4 +1,5 @@
-"""Admin pages for RADIUS clients: list, add (the shared secret is shown once), remove."""
+"""Admin pages for RADIUS clients (Global Administrators only): list, add (the shared secret is
+shown once), remove."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from django.views.decorators.http import require_http_methods
 
 from watchword.core.errors import WatchwordError
 from watchword.protocols.services import MIN_SECRET, add_client, get_client_by_id, list_clients, remove_client
-from watchword.signin.guards import admin_required
+from watchword.signin.guards import global_admin_required
 
 
-@admin_required
+@global_admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def radius_clients(request):
     error, field, values = "", "", {}
@@ -33,7 +34,7 @@ def radius_clients(request):
                   status=400 if error else 200)
 
 
-@admin_required
+@global_admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def radius_client_remove(request, client_id: int):
     try:

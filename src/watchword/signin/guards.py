@@ -53,3 +53,17 @@ def admin_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def global_admin_required(view):
+    """Pages that decide who and what may sign people in (applications, RADIUS clients): Global
+    Administrators only; Authentication Administrators are helpdesk."""
+
+    @wraps(view)
+    @admin_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_global_admin:
+            return permission_denied(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper

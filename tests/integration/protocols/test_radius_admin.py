@@ -64,3 +64,13 @@ def test_people_without_an_admin_role_are_kept_out(adele, sign_in):
     assert client.get("/admin/radius").status_code == 403
     assert client.post("/admin/radius", {"name": "x", "address": "192.0.2.1"}).status_code == 403
     assert not RadiusClient.objects.exists()
+
+
+def test_authentication_administrators_cannot_manage_radius_clients(alex, sign_in):
+    """A RADIUS client may send sign-ins for anyone: adding one is a Global Administrator's call."""
+    helpdesk = Client()
+    assert sign_in.password(helpdesk, alex.upn).status_code == 302
+    assert helpdesk.get("/admin/radius").status_code == 403
+    response = helpdesk.post("/admin/radius", {"name": "vpn-1", "address": "192.0.2.10", "secret_choice": "generate"})
+    assert response.status_code == 403 and not RadiusClient.objects.exists()
+    assert b'href="/admin/radius"' not in helpdesk.get("/admin/users").content
