@@ -153,12 +153,17 @@ def get_user(upn_or_id: object) -> User:
     text = str(upn_or_id).strip()
     if not text or len(text) > 254 or "\x00" in text:  # PostgreSQL refuses NUL in any text parameter
         raise UserNotFound()
-    try:
-        if text.isdigit():
-            return User.objects.get(pk=int(text))
-        return User.objects.get(upn=normalise_upn(text))
-    except (User.DoesNotExist, ValueError, OverflowError):
-        raise UserNotFound() from None
+    if text.isdigit():
+        if len(text) > 18:  # beyond any id (and beyond a 64-bit column)
+            raise UserNotFound()
+        column, value = "id", int(text)
+    else:
+        column, value = "upn", normalise_upn(text)
+    # A prepared lookup by a unique key: every API call and RADIUS request finds a person this way.
+    found = list(User.objects.raw(f"SELECT * FROM {User._meta.db_table} WHERE {column} = %s", [value]))
+    if not found:
+        raise UserNotFound()
+    return found[0]
 
 
 def _ensure_not_last_global_admin(user: User) -> None:

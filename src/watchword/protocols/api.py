@@ -217,8 +217,7 @@ def _user(value: str) -> User:
 def _may_manage(caller: Caller, target: User) -> None:
     """Authentication Administrators manage people without admin roles (as on the admin pages);
     applications and Global Administrators manage everyone."""
-    owner = caller.user
-    if owner is not None and not owner.is_global_admin and target.is_admin:
+    if caller.kind == "personal" and not caller.owner_is_global_admin and target.is_admin:
         raise PermissionDenied("Only a Global Administrator can change people who hold an admin role.")
 
 
@@ -263,7 +262,7 @@ def _user_data(caller: Caller, body: dict) -> dict:
             if not isinstance(value, str):
                 raise BadRequest(f"{key} must be text.", field=key)
             data[USER_FIELDS[key]] = value
-    if "role" in data and caller.user is None:
+    if "role" in data and caller.kind != "personal":
         raise PermissionDenied("Admin roles are given by a Global Administrator's personal token, not by an "
                                "application.", field="role")
     return data

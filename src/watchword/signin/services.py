@@ -84,15 +84,16 @@ class PasswordResult:
     disabled: bool = False
 
 
-def check_password(flow: Flow, password: str, request) -> PasswordResult:
-    """Same work and the same answer for an unknown name as for a wrong password."""
+def check_password(flow: Flow, password: str, request, *, app: str = "portal") -> PasswordResult:
+    """Same work and the same answer for an unknown name as for a wrong password. ``app`` is
+    the application the sign-in log shows."""
     now = timezone.now()
     keys = password_throttle_keys(flow.name, request)
     counters = throttle.standing(keys, now)
     wait = counters.wait
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, step="password", result="failure",
-                      error_code=codes.THROTTLED, reason=f"throttled for {wait} s")
+                      error_code=codes.THROTTLED, reason=f"throttled for {wait} s", app=app)
         return PasswordResult(user=None, wait=wait)
     user = User.objects.filter(upn=normalise_upn(flow.name)).first()
     if user is None:
@@ -104,12 +105,12 @@ def check_password(flow: Flow, password: str, request) -> PasswordResult:
         count_password_failure(keys, now)
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
                       result="failure", error_code=codes.BAD_CREDENTIALS,
-                      reason="unknown user" if user is None else "wrong password")
+                      reason="unknown user" if user is None else "wrong password", app=app)
         return PasswordResult(user=None)
     forgive_password_failures(keys, counters)
     if not user.is_active:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
-                      result="failure", error_code=codes.ACCOUNT_DISABLED, reason="account disabled")
+                      result="failure", error_code=codes.ACCOUNT_DISABLED, reason="account disabled", app=app)
         return PasswordResult(user=None, disabled=True)
     return PasswordResult(user=user)
 
@@ -133,19 +134,26 @@ class CodeResult:
     wait: int = 0  # seconds, when throttled
 
 
-def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
-    """Try ``code`` against the person's code-based methods; count the attempt."""
+def verify_code(flow: Flow, user: User, code: str, request, *, app: str = "portal") -> CodeResult:
+    """Try ``code`` against the person's code-based methods; count the attempt. ``app`` is the
+    application the sign-in log shows."""
     now = timezone.now()
     mfa_key = throttle.key_for("mfa", str(user.pk))
     counters = throttle.standing([mfa_key], now)
     wait = counters.wait
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
-                      result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s")
+                      result="failure", error_code=codes.THROTTLED, reason=f"MFA throttled for {wait} s", app=app)
         return CodeResult(ok=False, message=f"Too many wrong codes. {throttle.wait_phrase(wait)}, then try again.",
                           reason="throttled", wait=wait)
     reasons = set()
-    for method in Method.objects.filter(user=user, type__in=registry.code_types()):
+    types = registry.code_types()
+    methods = list(Method.objects.raw(f"SELECT * FROM {Method._meta.db_table} WHERE user_id = %s AND type IN "
+                                      f"({', '.join(['%s'] * len(types))}) ORDER BY created_at, id",
+                                      [user.pk, *types]))
+    if not methods:  # nothing to guess against: not an attempt (only callers that are not people get here)
+        return CodeResult(ok=False, message="Set up an authenticator app first.", reason="no_code_method")
+    for method in methods:
         outcome = registry.get(method.type).verify(method=method, response=code, now=now)
         if outcome.ok:
             throttle.clear(mfa_key, counters)
@@ -159,7 +167,7 @@ def verify_code(flow: Flow, user: User, code: str, request) -> CodeResult:
     remaining = settings.MFA_CODE_ATTEMPTS - flow.attempts
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
                   result="failure", error_code=codes.MFA_FAILED if remaining > 0 else codes.MFA_ATTEMPTS_EXCEEDED,
-                  reason="code already used" if reused else "wrong code", method="code")
+                  reason="code already used" if reused else "wrong code", method="code", app=app)
     if remaining <= 0:
         return CodeResult(ok=False, finished=True, reason="too_many_attempts",
                           message="You entered too many wrong codes. For your security, sign in again.")
@@ -215,21 +223,23 @@ class PushSend:
     wait: int = 0
 
 
-def send_push(flow: Flow, user: User, request) -> PushSend:
+def send_push(flow: Flow, user: User, request, *, app: str = "portal", shown_as: str = "") -> PushSend:
     """Send a new sign-in request to the person's devices, unless they have been sent too many
-    lately (each request counts until a sign-in succeeds: a defence against MFA fatigue)."""
+    lately (each request counts until a sign-in succeeds: a defence against MFA fatigue).
+    ``app`` is the application the sign-in log shows (the device's answer is logged under it
+    too); ``shown_as`` the name the device shows (the organisation's sign-in by default)."""
     now = timezone.now()
     key = throttle.key_for("push", str(user.pk))
     wait = throttle.standing([key], now).wait
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa",
                       result="failure", error_code=codes.THROTTLED, reason=f"sign-in requests throttled for {wait} s",
-                      method=push.PushMethod.key)
+                      method=push.PushMethod.key, app=app)
         return PushSend(None, wait)
     throttle.record_failure(key, push_limit(), now)
     withdraw_push(flow)
-    challenge = push.create_challenge(user, purpose="signin", app=push_app_name(), ip=client_ip(request), now=now,
-                                      flow_id=flow.id)
+    challenge = push.create_challenge(user, purpose="signin", app=shown_as or push_app_name(), ip=client_ip(request),
+                                      now=now, flow_id=flow.id, log_app=app)
     flow.push_challenge = challenge.id
     return PushSend(challenge)
 
@@ -271,7 +281,7 @@ def use_approval(challenge: PushChallenge, user: User) -> bool:
     return won
 
 
-def record_unanswered(flow: Flow, user: User, request) -> None:
+def record_unanswered(flow: Flow, user: User, request, *, app: str = "portal") -> None:
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="mfa", result="failure",
                   error_code=codes.MFA_DENIED, reason="MFA denied; user did not respond to mobile app notification",
-                  method=push.PushMethod.key)
+                  method=push.PushMethod.key, app=app)
