@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import pyotp
 import segno
+from django.db import connection
 
 from watchword.core import sealing
 from watchword.methods.errors import CodeInvalid, CodeMalformed, EnrolmentExpired, MethodLimitReached
@@ -166,8 +167,15 @@ def verify_seeded_code(*, method, response: str, now: datetime) -> VerifyOutcome
     outcome = match_totp(secret, response, now=now, after_step=method.last_used_step)
     if not outcome.ok:
         return outcome
-    won = Method.objects.filter(pk=method.pk, last_used_step__lt=outcome.step).update(
-        last_used_step=outcome.step, last_used_at=now)
+    # The compare-and-set that makes a code single-use, also under concurrent requests. Every
+    # accepted code runs it, so it is a prepared statement rather than an ORM-built one.
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Method._meta.db_table} SET last_used_step = %s, last_used_at = %s "
+                       f"WHERE id = %s AND last_used_step < %s",
+                       [outcome.step, connection.ops.adapt_datetimefield_value(now), method.pk, outcome.step])
+        won = cursor.rowcount
+    if won == 1:
+        method.last_used_step, method.last_used_at = outcome.step, now
     return outcome if won == 1 else VerifyOutcome(ok=False, reason="reused")
 
 
