@@ -34,11 +34,9 @@ def record_signin(
     app: str = "portal",
     ip: str | None = None,
 ) -> SignInEvent:
-    """One sign-in log row. ``ip`` overrides the request's address, for events decided away
-    from the sign-in's own request (a device answering a push). A request that is not a web
-    request (RADIUS) names its application in ``signin_app``."""
-    if app == "portal" and request is not None:
-        app = getattr(request, "signin_app", app)
+    """One sign-in log row. ``app`` names the application signed in to (``portal`` for the web
+    sign-in, ``radius:<NAS>`` for RADIUS). ``ip`` overrides the request's address, for events
+    decided away from the sign-in's own request (a device answering a push)."""
     return SignInEvent.objects.create(
         time=timezone.now(),
         flow_id=flow_id,

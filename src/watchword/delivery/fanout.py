@@ -18,6 +18,11 @@ travels one of two ways, chosen by the settings:
 - **Scale-out (``WATCHWORD_REDIS_URL``):** a ``PUBLISH`` to the Redis channel ``watchword:hub``;
   every front subscribes, so a message published on one node reaches streams held by another.
 
+A process that waits for an answer without holding a stream (the RADIUS server) hears of a
+channel's closing message too (``close=True``: the end of what it waits for); see
+``delivery.wakeups``. With Redis it subscribes like a front; embedded, each closing message is
+also sent, without ever blocking, to a second abstract socket (:func:`waiter_address`).
+
 Delivery is best effort: the database stays the only record, and a stream that reconnects is
 sent what is pending from it. So :func:`publish` never raises: a failure is logged as a warning.
 """
@@ -46,11 +51,20 @@ _REDIS_PAUSE = 2.0  # after a failure, publishes are dropped (with a warning) fo
 
 
 @functools.lru_cache(maxsize=8)
+def _installation(data_dir: Path | str) -> bytes:
+    return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:20].encode()
+
+
 def hub_address(data_dir: Path | str) -> bytes:
     """The abstract-namespace address of the front of the installation in ``data_dir`` (cached:
     publishing asks for it with every message)."""
-    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:20]
-    return b"\0watchword-hub-" + digest.encode()
+    return b"\0watchword-hub-" + _installation(data_dir)
+
+
+def waiter_address(data_dir: Path | str) -> bytes:
+    """Where closing messages also go, for a process of the installation that waits for them
+    (``delivery.wakeups``)."""
+    return b"\0watchword-wait-" + _installation(data_dir)
 
 
 def valid_channel(channel: object) -> bool:
@@ -88,7 +102,11 @@ def publish(channel: str, event: str, data: str, *, close: bool = False) -> None
         if redis_url:
             _redis.send(redis_url, payload)
         else:
-            _datagram.send(hub_address(settings.DATA_DIR), payload)
+            try:
+                _datagram.send(hub_address(settings.DATA_DIR), payload)
+            finally:
+                if close:
+                    _wake_waiters(settings.DATA_DIR, payload)
     except Exception as exc:  # the caller's work is done and saved; a lost message is not its failure
         log.warning("message for %r not sent: %s", channel, exc)
 
@@ -101,19 +119,30 @@ def publish_on_commit(channel: str, event: str, data: str, *, close: bool = Fals
     transaction.on_commit(lambda: publish(channel, event, data, close=close))
 
 
-class _DatagramSender:
-    """One unbound datagram socket per process (a forked worker makes its own)."""
+def _wake_waiters(data_dir, payload: bytes) -> None:
+    """Best effort and never blocking: usually nobody waits, and a waiter that misses a message
+    finds the answer at its next read of the database."""
+    try:
+        _nudges.send(waiter_address(data_dir), payload)
+    except OSError as exc:
+        log.debug("wake-up not sent: %s", exc)
 
-    def __init__(self) -> None:
+
+class _DatagramSender:
+    """One unbound datagram socket per process (a forked worker makes its own). ``timeout`` 0
+    makes a full receiving queue fail at once instead of waiting."""
+
+    def __init__(self, timeout: float = _SEND_TIMEOUT) -> None:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._pid = 0
+        self._timeout = timeout
 
     def _socket(self) -> socket.socket:
         with self._lock:
             if self._sock is None or self._pid != os.getpid():
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-                sock.settimeout(_SEND_TIMEOUT)
+                sock.settimeout(self._timeout)
                 self._sock, self._pid = sock, os.getpid()
             return self._sock
 
@@ -158,4 +187,5 @@ class _RedisSender:
 
 
 _datagram = _DatagramSender()
+_nudges = _DatagramSender(timeout=0.0)
 _redis = _RedisSender()

@@ -88,6 +88,8 @@ class PushChallenge(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     answered_by = models.ForeignKey(PushDevice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     consumed = models.BooleanField(default=False, help_text="the waiting page has used the approval")
+    log_app = models.CharField(max_length=64, default="portal",
+                               help_text="the application the sign-in log names: portal, or radius:<NAS>")
 
     class Meta:
         indexes = [models.Index(fields=["user", "state", "expires_at"])]
@@ -155,3 +157,5 @@ class PhoneCall(models.Model):
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     consumed = models.BooleanField(default=False)
+    log_app = models.CharField(max_length=64, default="portal",
+                               help_text="the application the sign-in log names: portal, or radius:<NAS>")

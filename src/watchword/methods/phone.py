@@ -84,6 +84,7 @@ class OfficePhone(_PhoneType):
 
 
 PHONE_TYPES = ("phone", "alternate_phone", "office_phone")
+_KINDS = {kind.key: kind for kind in (AuthenticationPhone, AlternatePhone, OfficePhone)}
 AMR = {"text": "sms", "call": "tel"}
 
 
@@ -92,6 +93,13 @@ def masked(stored: str) -> str:
     shown = display_phone(stored.partition("x")[0])
     country, _, national = shown.partition(" ")
     return f"{country} {'X' * max(0, len(national) - 2)}{national[-2:]}" if national else shown
+
+
+def channel_of(method) -> str:
+    """How a phone method reaches the person at sign-in: their preferred channel when its kind
+    offers it, else the kind's first (a text for the authentication phone, a call otherwise)."""
+    channels = _KINDS[method.type].channels
+    return method.preferred_channel if method.preferred_channel in channels else channels[0]
 
 
 def split(stored: str) -> PhoneNumber:
@@ -171,13 +179,16 @@ def purge_stale(now: datetime) -> None:
 # Calls
 
 
-def start_call(user, *, phone: str, method_type: str, purpose: str, now: datetime, flow_id: str = "") -> PhoneCall:
+def start_call(user, *, phone: str, method_type: str, purpose: str, now: datetime, flow_id: str = "",
+               log_app: str = "portal") -> PhoneCall:
+    """Call ``phone``; ``log_app`` is the application the sign-in log names when the call is
+    refused or not answered."""
     from watchword.delivery.phone import place_call
 
     number = split(phone)
     call = PhoneCall.objects.create(id="call_" + secrets.token_urlsafe(16), user=user, phone=phone,
                                     method_type=method_type, purpose=purpose, flow_id=flow_id, created_at=now,
-                                    expires_at=now + timedelta(seconds=CALL_SECONDS))
+                                    expires_at=now + timedelta(seconds=CALL_SECONDS), log_app=log_app[:64])
     try:
         place_call(to=number.e164, extension=number.extension, person=user, purpose=f"mfa_{purpose}",
                    call_ref=call.id, greeting=(
@@ -231,7 +242,8 @@ def _record_refusal(call: PhoneCall, now: datetime) -> None:
 
     record_signin(request=None, flow_id=call.flow_id or call.id, typed_name=call.user.upn, user=call.user,
                   step="mfa" if call.purpose == "signin" else "registration", result="failure",
-                  error_code=codes.MFA_DENIED, reason=CALL_DETAILS[call.state], method=call.method_type)
+                  error_code=codes.MFA_DENIED, reason=CALL_DETAILS[call.state], method=call.method_type,
+                  app=call.log_app)
     if call.state == CallState.FRAUD:
         from watchword.methods.services import report_fraud
 

@@ -256,13 +256,15 @@ def challenge_event(challenge: PushChallenge, account: str) -> str:
 
 
 def create_challenge(user, *, purpose: str, app: str, ip: str | None, now: datetime, flow_id: str = "",
-                     device: PushDevice | None = None) -> PushChallenge:
+                     device: PushDevice | None = None, log_app: str = "portal") -> PushChallenge:
     """A new sign-in request with a fresh two-digit number, sent to the person's devices (or,
-    while registering, to the new device only)."""
+    while registering, to the new device only). ``app`` is the name the device shows;
+    ``log_app`` the application the sign-in log names when the device answers."""
     challenge = PushChallenge.objects.create(
         id="ch_" + secrets.token_urlsafe(16), user=user, purpose=purpose, device=device,
         number=push_protocol.new_number(), flow_id=flow_id, app=app[:128], ip=ip or None,
         location=describe_location(ip), created_at=now, expires_at=now + timedelta(seconds=CHALLENGE_SECONDS),
+        log_app=log_app[:64],
     )
     targets = [device] if device is not None else active_devices(user)
     event = challenge_event(challenge, user.upn)
@@ -383,7 +385,7 @@ def _record_outcome(challenge: PushChallenge, device: PushDevice, now: datetime)
     record_signin(request=None, flow_id=challenge.flow_id or challenge.id, typed_name=challenge.user.upn,
                   user=challenge.user, step="mfa" if challenge.purpose == "signin" else "registration",
                   result="failure", error_code=codes.MFA_DENIED, reason=SIGNIN_DETAILS[challenge.result_detail],
-                  method=PushMethod.key, ip=challenge.ip)
+                  method=PushMethod.key, ip=challenge.ip, app=challenge.log_app)
     if challenge.state == ChallengeState.REPORTED:
         from watchword.methods.services import report_fraud
 

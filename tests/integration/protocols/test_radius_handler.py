@@ -74,6 +74,24 @@ def test_packets_from_unknown_sources_without_or_with_a_wrong_message_authentica
     assert not SignInEvent.objects.exists()
 
 
+def test_malformed_oversized_and_other_packets_are_dropped_and_logged(server, adele, caplog):
+    request, raw = access_request(SECRET.encode(), adele.upn, PASSWORD)
+    accounting = bytes([rp.AccountingRequest]) + raw[1:]
+    truncated = raw[:-5]
+    bad_attribute = raw[:20] + bytes([1, 1]) + raw[22:]  # an attribute whose length is below its header's
+    oversized = raw[:2] + (4200).to_bytes(2, "big") + raw[4:] + bytes(4200 - len(raw))
+    with caplog.at_level("WARNING", logger="watchword.radius"):
+        for data in (b"", b"\x01", bytes(19), truncated, bad_attribute, accounting, oversized, bytes(70000)):
+            assert server.handle(data, NAS_IP) is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("malformed packet" in m for m in messages) == 5
+    assert sum("oversized packet" in m for m in messages) == 2
+    assert sum("only Access-Request is served" in m for m in messages) == 1
+    assert not SignInEvent.objects.exists()
+    # The server still answers.
+    assert ask(server, adele.upn, PASSWORD)[0] == rp.AccessAccept
+
+
 def test_a_person_who_must_register_is_told_where(server, make_person, settings):
     person = make_person("Lee Gu", mfa_state="enabled")
     code, message, _ = ask(server, person.upn, PASSWORD)
@@ -136,12 +154,16 @@ def test_push_denied_or_unanswered_is_rejected(server, nestor, enrol_device):
     challenge = PushChallenge.objects.get(user=nestor, purpose="signin")
     device.answer(Client(), challenge.id, "deny")
     assert ask(server, nestor.upn, "", state=state)[:2] == (rp.AccessReject, "The sign-in request was denied.")
+    denial = SignInEvent.objects.get(user=nestor, reason="MFA denied; user declined the authentication")
+    assert (denial.app, denial.error_code) == ("radius:vpn-1", 500121)  # logged when the device answered
 
     _, _, state = ask(server, nestor.upn, PASSWORD)
     started = time.monotonic()
     code, message, _ = ask(server, nestor.upn, "", state=state)  # push_timeout=2
     assert code == rp.AccessReject and "not answered in time" in message
     assert 1.5 < time.monotonic() - started < 5
+    assert SignInEvent.objects.filter(user=nestor, app="radius:vpn-1", error_code=500121,
+                                      reason="MFA denied; user did not respond to mobile app notification").exists()
     latest = PushChallenge.objects.filter(user=nestor).latest("created_at")
     assert latest.state == ChallengeState.PENDING and latest.expires_at <= latest.created_at.__class__.now(
         latest.expires_at.tzinfo)
