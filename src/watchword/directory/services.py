@@ -153,7 +153,7 @@ def get_user(upn_or_id: object) -> User:
     text = str(upn_or_id).strip()
     if not text or len(text) > 254 or "\x00" in text:  # PostgreSQL refuses NUL in any text parameter
         raise UserNotFound()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         if len(text) > 18:  # beyond any id (and beyond a 64-bit column)
             raise UserNotFound()
         column, value = "id", int(text)

@@ -418,7 +418,7 @@ def add_phone(request, caller, body, user_id):
 
 def read_method(request, caller, body, user_id, method_id):
     user = _user(user_id)
-    method = Method.objects.filter(user=user, pk=method_id).first() if method_id.isdigit() and len(method_id) < 19 \
+    method = Method.objects.filter(user=user, pk=method_id).first() if method_id.isascii() and method_id.isdigit() and len(method_id) < 19 \
         else None
     if method is None:
         raise NotFound("The person has no authentication method with that id.")
@@ -494,7 +494,7 @@ def list_signins(request, caller, body):
     if len(who) > 254:
         raise BadRequest("user is at most 254 characters.", field="user")
     if who:
-        rows = rows.filter(user_id=int(who)) if who.isdigit() and len(who) < 19 else rows.filter(
+        rows = rows.filter(user_id=int(who)) if who.isascii() and who.isdigit() and len(who) < 19 else rows.filter(
             typed_name__iexact=who)
     result = _query_choice(request, "result", SignInEvent.Result.values)
     if result:

@@ -365,6 +365,10 @@ class TestLogs:
         response = admin_api.post("/verify", {"user": adele.upn, "code": "123456", "userAgent": "x\x00"})
         assert response.status_code == 400 and error_of(response)["field"] == "userAgent"
         assert admin_api.get("/challenges/apc_%00x").status_code == 404
+        # Digits that are not ASCII digits ("³" passes str.isdigit) are names, not ids.
+        assert admin_api.get("/users/%C2%B3").status_code == 404
+        assert admin_api.get(f"/users/{adele.pk}/authentication/methods/%C2%B3").status_code == 404
+        assert admin_api.get("/auditLogs/signIns", user="\u00b3").status_code == 200
 
     def test_audit_log(self, admin_api, adele, megan):
         admin_api.patch(f"/users/{adele.pk}/authentication/requirements", {"perUserMfaState": "enforced"})
