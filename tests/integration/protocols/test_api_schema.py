@@ -4,6 +4,8 @@ answer must be one the description allows (status, content type, body schema).""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -47,8 +49,10 @@ def bearer(db, keep_connection, make_person, enrol):
     return {"Authorization": f"Bearer {token}"}
 
 
+# Derandomized: every run tries the same requests, so a failure reproduces and CI does not flicker;
+# run with WATCHWORD_SCHEMA_EXPLORE=1 (any value) for fresh random examples when hunting.
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, derandomize=not os.environ.get("WATCHWORD_SCHEMA_EXPLORE"), suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_to_the_description(case, bearer):
     case.call_and_validate(headers=bearer, checks=CHECKS)
