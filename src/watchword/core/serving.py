@@ -26,6 +26,7 @@ import tempfile
 import time
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 ACCESS_LOG_FORMAT = '%({x-watchword-client}i)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 START_SECONDS = 60
@@ -34,6 +35,30 @@ STOP_SECONDS = 20
 
 class ServeError(Exception):
     """``watchword serve`` cannot start or had to stop; the message is one line for the operator."""
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, gathering only the fields of ``ACCESS_LOG_FORMAT`` for each access-log
+    line (the same line). gunicorn's own gathers every request and response header and every WSGI
+    variable and escapes each, for a line that uses nine of them: 37–45 µs of a worker's CPU per
+    request, against 17–21 µs this way (bench/README.md, *Serving cost per request*)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        return {
+            "{x-watchword-client}i": environ.get("HTTP_X_WATCHWORD_CLIENT", "-"),
+            "l": "-",
+            "u": self._get_user(environ) or "-",
+            "t": self.now(),
+            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
+            "s": status,
+            "b": "-" if sent is None else str(sent),
+            "f": environ.get("HTTP_REFERER", "-"),
+            "a": environ.get("HTTP_USER_AGENT", "-"),
+        }
 
 
 class WatchwordServer(BaseApplication):
@@ -78,6 +103,7 @@ def gunicorn_options(socket_path: str, workers: int) -> dict:
         "graceful_timeout": 10,
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,  # the client's address, as the front saw it
+        "logger_class": AccessLogger,
         "errorlog": "-",
         "loglevel": "info",
         "preload_app": True,

@@ -2,9 +2,12 @@
 
 Every request is passed to gunicorn on a private Unix socket, one upstream connection per request
 (sync workers close after each response), while the front keeps the client's connection alive.
-HTTP/1.1 is parsed and framed by h11 on both sides. The front adds ``X-Watchword-Client: <peer
-address>`` (after removing any the client sent), which ``ClientAddressMiddleware`` turns into
-``REMOTE_ADDR``.
+httptools (llhttp, the C parser uvicorn uses) parses HTTP/1.1 on both sides and the front frames
+what it sends itself: h11, the pure-Python parser used before, cost half the front's CPU per
+request (bench/README.md, *Serving cost per request*). Once the request is sent, the front shuts
+its side of the upstream connection, so that the worker's graceful close does not wait for the
+front to read the answer. The front adds ``X-Watchword-Client: <peer address>`` (after removing
+any the client sent), which ``ClientAddressMiddleware`` turns into ``REMOTE_ADDR``.
 
 Held streams. When Django's response carries ``X-Watchword-Hold: <channel>`` (and optionally
 ``X-Watchword-Hold-Seconds: N``, default 3600), the front removes those headers, sends the
@@ -18,8 +21,8 @@ So that no message is lost between Django reading the database and the hold star
 keeps the messages of the last two minutes (at most 10,000) and, when a hold starts, first
 replays those for its channel that arrived after the request did. Clients drop duplicates by id.
 
-A held stream costs a protocol object, its transport and an h11 state machine: no task, no
-buffer beyond what the kernel has not yet sent. Timers and keep-alives are shared.
+A held stream costs a protocol object, its transport and an httptools parser: no task, no buffer
+beyond what the kernel has not yet sent. Timers and keep-alives are shared.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import h11
+import httptools
 
 from watchword.delivery.fanout import MAX_MESSAGE_BYTES, REDIS_CHANNEL, valid_channel, valid_event
 
@@ -293,23 +296,102 @@ class _ClientGone(Exception):
     pass
 
 
+class _Unreadable(Exception):
+    """The client's request cannot be read: answer ``status`` (if no answer has begun) and close."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class _UpstreamFailed(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
 
 
-class ClientConnection(asyncio.Protocol):
-    """One client connection: idle (no task), answering a request (one task), or held (no task)."""
+class _Request:
+    """A client's request as httptools reads it: the head, then the body as it comes (chunked
+    bodies already decoded). Requests that arrive while one is being answered (pipelining) wait
+    in the connection's queue, each with its own body."""
 
-    __slots__ = ("front", "transport", "h11", "peer", "trusted", "task", "waiter", "drainer", "reading_paused",
-                 "writing_paused", "unread", "timer", "channel", "discarded", "closed", "head")
+    __slots__ = ("method", "target", "headers", "http10", "keep_alive", "upgrade", "head", "head_done", "body",
+                 "complete")
+
+    def __init__(self) -> None:
+        self.method = b""
+        self.target = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.http10 = self.keep_alive = self.upgrade = self.head = self.head_done = self.complete = False
+        self.body = bytearray()
+
+
+class _UpstreamResponse:
+    """gunicorn's answer as httptools reads it: the head once whole, then body parts as they come.
+    Informational (1xx) answers are skipped; the answer to a HEAD request ends with its head."""
+
+    __slots__ = ("parser", "for_head", "status", "reason", "headers", "head_done", "parts", "complete")
+
+    def __init__(self, for_head: bool) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.for_head = for_head
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_done = self.complete = False
+        self.parts: list[bytes] = []
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.reason = b""
+        self.headers = []
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status >= 200:
+            self.status, self.head_done, self.complete = status, True, self.for_head
+
+    def on_body(self, body: bytes) -> None:
+        if not self.complete:
+            self.parts.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.head_done:
+            self.complete = True
+
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+_UNREADABLE_TEXT = {400: "Bad request.", 431: "Request header fields too large."}
+
+
+def _head(first_line: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A message head: the first line, the header lines and the blank line that ends it."""
+    return b"".join([first_line, b"\r\n", *[b"%b: %b\r\n" % header for header in headers], b"\r\n"])
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client connection: idle (no task), answering a request (one task), or held (no task).
+    httptools parses what the client sends as it arrives (the connection is its callback object);
+    responses are framed here: Content-Length as gunicorn gave it, otherwise chunked (HTTP/1.1)
+    or until the connection closes (HTTP/1.0)."""
+
+    __slots__ = ("front", "transport", "parser", "peer", "peer_bytes", "trusted", "task", "waiter", "drainer",
+                 "reading_paused", "writing_paused", "unread", "timer", "channel", "discarded", "closed",
+                 "requests", "parsing", "head_bytes", "unreadable", "eof", "responding", "chunked")
 
     def __init__(self, front: Front) -> None:
         self.front = front
         self.transport: asyncio.Transport | None = None
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=front.config.max_head_bytes)
+        self.parser = httptools.HttpRequestParser(self)
         self.peer = ""
+        self.peer_bytes = b""
         self.trusted = False
         self.task: asyncio.Task | None = None
         self.waiter: asyncio.Future | None = None
@@ -318,12 +400,19 @@ class ClientConnection(asyncio.Protocol):
         self.unread = 0
         self.timer: asyncio.TimerHandle | None = None
         self.channel: str | None = None
-        self.discarded = self.closed = self.head = False
+        self.discarded = self.closed = self.eof = False
+        self.requests: collections.deque[_Request] = collections.deque()  # the first is being answered
+        self.parsing: _Request | None = None  # the request whose head or body is arriving
+        self.head_bytes = 0  # bytes read while a request head was incomplete
+        self.unreadable = 0  # the status to answer once the client sent what cannot be read; then nothing is read
+        self.responding = False  # a response head went to the client
+        self.chunked = False  # and its body is framed in chunks
 
     # --- asyncio callbacks ------------------------------------------------------------------
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.peer = client_address(transport.get_extra_info("peername"))
+        self.peer_bytes = self.peer.encode()
         self.trusted = self.peer in _TRUSTED_PEERS
         front = self.front
         front.connections.add(self)
@@ -336,27 +425,42 @@ class ClientConnection(asyncio.Protocol):
         if self.channel is not None:  # a held stream: the client has nothing more to say
             self.discarded = True
             return
-        if self.closed or self.transport.is_closing():
+        if self.closed or self.unreadable or self.transport.is_closing():
             return
-        self.h11.receive_data(data)
-        if self.task is None:
-            self._next_request()
+        busy = self.task is not None
+        parsing = self.parsing
+        if parsing is None or not parsing.head_done:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # the rest is in another protocol (Upgrade, CONNECT): answer what was asked, then close
+            self.requests[-1].keep_alive = False
+            self._refuse_more(0)
+        except httptools.HttpParserError as exc:
+            self._refuse_more(exc.__context__.status if isinstance(exc.__context__, _Unreadable) else 400)
             return
-        self.unread += len(data)
-        if self.unread > _READ_AHEAD and not self.reading_paused:
-            self.reading_paused = True
-            self.transport.pause_reading()
-        self._wake()
+        parsing = self.parsing
+        if parsing is not None and not parsing.head_done and self.head_bytes > self.front.config.max_head_bytes:
+            self._refuse_more(431)
+            return
+        if busy:
+            self.unread += len(data)
+            if self.unread > _READ_AHEAD and not self.reading_paused:
+                self.reading_paused = True
+                self.transport.pause_reading()
+            self._wake()
 
     def eof_received(self) -> bool:
         if self.task is None or self.channel is not None:
             return False  # idle or held: close
-        self.h11.receive_data(b"")  # the request may be complete: answer it, then close
+        self.eof = True  # the requests that arrived whole are answered, then the connection closes
         self._wake()
         return True
 
     def connection_lost(self, exc) -> None:
         self.closed = True
+        self.parser = None  # it refers back to this connection
         self.front.connections.discard(self)
         self._set_timer(None)
         if self.channel is not None:
@@ -373,6 +477,40 @@ class ClientConnection(asyncio.Protocol):
         if self.drainer is not None and not self.drainer.done():
             self.drainer.set_result(None)
 
+    # --- httptools callbacks (from data_received) ---------------------------------------------
+    def on_message_begin(self) -> None:
+        self.parsing = _Request()
+
+    def on_url(self, url: bytes) -> None:
+        self.parsing.target += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.parsing.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        request, parser = self.parsing, self.parser
+        request.method = parser.get_method()
+        request.head = request.method == b"HEAD"
+        request.http10 = parser.get_http_version() != "1.1"
+        request.keep_alive = not request.http10 and parser.should_keep_alive()  # HTTP/1.0: one answer, then close
+        request.upgrade = parser.should_upgrade()
+        request.head_done = True
+        self.head_bytes = 0
+        # a head that arrived whole in one read is measured here; one still arriving, in data_received
+        size = len(request.method) + len(request.target) + sum(len(n) + len(v) + 4 for n, v in request.headers)
+        if size > self.front.config.max_head_bytes:
+            raise _Unreadable(431)
+        self.requests.append(request)
+        if self.task is None and self.channel is None and len(self.requests) == 1:
+            self._answer_next()
+
+    def on_body(self, body: bytes) -> None:
+        self.parsing.body += body
+
+    def on_message_complete(self) -> None:
+        self.parsing.complete = True
+        self.parsing = None
+
     # --- small helpers ----------------------------------------------------------------------
     def _set_timer(self, seconds: float | None, callback=None) -> None:
         if self.timer is not None:
@@ -388,6 +526,11 @@ class ClientConnection(asyncio.Protocol):
             # bytes, never the caller's bytearray: the transport may keep a view of what it could not send yet
             self.transport.write(bytes(data) if type(data) is bytearray else data)
 
+    def _framed(self, data: bytes) -> bytes:
+        if self.chunked and data:
+            return b"%x\r\n%b\r\n" % (len(data), data)
+        return data
+
     async def _drain(self) -> None:
         while self.writing_paused and not self.closed:
             self.drainer = self.front.loop.create_future()
@@ -402,50 +545,37 @@ class ClientConnection(asyncio.Protocol):
 
     def _send_plain(self, status: int, text: str) -> None:
         """A short plain-text answer, then close (bad requests, a missing gunicorn, a full house)."""
-        body = b"" if self.head else text.encode() + b"\n"
-        try:
-            data = self.h11.send(h11.Response(status_code=status, reason=_REASONS.get(status, b""), headers=[
-                (b"Content-Type", b"text/plain; charset=utf-8"), (b"Content-Length", str(len(body)).encode()),
-                (b"Connection", b"close")]))
-            if body:
-                data += self.h11.send(h11.Data(data=body))
-            data += self.h11.send(h11.EndOfMessage())
-            self._write(data)
-        except h11.LocalProtocolError:  # a response had already begun: all that is left is to close
-            pass
-        self.close()
+        self.unreadable = self.unreadable or -1
+        if not self.responding:
+            self.responding = True
+            body = b"" if self.requests and self.requests[0].head else text.encode() + b"\n"
+            self._write(b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                        b"Connection: close\r\n\r\n%b" % (status, _REASONS.get(status, b""), len(body), body))
+        self.close()  # (if a response had already begun, closing is all that is left)
+
+    def _refuse_more(self, status: int) -> None:
+        """Read nothing more from this client; answer ``status`` (0: none) after the requests that
+        arrived whole, or at once if there are none."""
+        self.unreadable = status or -1
+        if self.task is None and self.channel is None and not self.requests:
+            if status:
+                self._send_plain(status, _UNREADABLE_TEXT.get(status, "Bad request."))
+            else:
+                self.close()
+        else:
+            self._wake()
 
     # --- requests ---------------------------------------------------------------------------
-    def _next_request(self) -> None:
-        """Idle: look for the next request head among what has arrived."""
-        try:
-            event = self.h11.next_event()
-        except h11.RemoteProtocolError as exc:
-            self._send_plain(exc.error_status_hint, "Bad request.")
-            return
-        if event is h11.NEED_DATA:
-            return
-        if isinstance(event, h11.Request):
-            self._set_timer(None)
-            self.head = event.method == b"HEAD"
-            # h11 limits a head still arriving; one that arrived whole in one read is measured here
-            size = len(event.method) + len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers)
-            if size > self.front.config.max_head_bytes:
-                self._send_plain(431, "Request header fields too large.")
-                return
-            self.task = self.front.loop.create_task(self._answer(event, self.front.seq))
-        else:  # ConnectionClosed
-            self.close()
+    def _answer_next(self) -> None:
+        self._set_timer(None)
+        self.task = self.front.loop.create_task(self._answer(self.requests[0], self.front.seq))
 
-    async def _client_event(self):
-        conn = self.h11
-        while True:
-            event = conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            await self._more_from_client()
-
-    async def _more_from_client(self) -> None:
+    async def _more_from(self, request: _Request) -> None:
+        """Wait for more of ``request``'s body."""
+        if self.unreadable > 0:
+            raise _Unreadable(self.unreadable)
+        if self.eof or self.unreadable:
+            raise _ClientGone
         self.unread = 0
         if self.reading_paused:
             self.reading_paused = False
@@ -454,13 +584,13 @@ class ClientConnection(asyncio.Protocol):
         async with asyncio.timeout(self.front.config.idle_seconds):
             await self.waiter
 
-    async def _answer(self, request: h11.Request, arrival: int) -> None:
+    async def _answer(self, request: _Request, arrival: int) -> None:
         try:
             await self._proxy(request, arrival)
         except (_ClientGone, asyncio.CancelledError):
             self.close()
-        except h11.RemoteProtocolError:  # a request body that breaks the rules
-            self._send_plain(400, "Bad request.")
+        except _Unreadable as exc:  # a request body that breaks the rules
+            self._send_plain(exc.status, _UNREADABLE_TEXT.get(exc.status, "Bad request."))
         except TimeoutError:  # a request body that stopped coming
             self._send_plain(408, "The request took too long to arrive.")
         except Exception:
@@ -468,87 +598,91 @@ class ClientConnection(asyncio.Protocol):
                           request.target[:200].decode(errors="replace"))
             self._send_plain(500, "Watchword could not answer this request.")
 
-    def _upstream_headers(self, request: h11.Request) -> tuple[list, bool, bytes | None]:
-        drop = set(_REQUEST_DROP)
-        chunked, length, host = False, None, False
-        for name, value in request.headers:
-            if name == b"connection":
-                drop.update(token.strip().lower() for token in value.split(b","))
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"content-length":
-                length = value
-            elif name == b"host":
-                host = True
-        headers = []
-        for raw, value in request.headers.raw_items():
+    def _upstream_headers(self, request: _Request) -> tuple[list[tuple[bytes, bytes]], bool, bytes | None, bool]:
+        """The headers for gunicorn but Content-Length; whether the body comes chunked, its length
+        if given, and whether the client waits for 100 Continue."""
+        chunked, length, expect, hop = False, None, False, None
+        kept = []
+        for raw, value in request.headers:
             name = raw.lower()
-            if name in drop:
-                continue
-            if not self.trusted and (name in _SCHEME_HEADERS or b"_" in name):
-                continue
+            if name in _REQUEST_DROP:
+                if name == b"connection":
+                    hop = value if hop is None else hop + b"," + value
+                elif name == b"transfer-encoding":
+                    chunked = True
+                elif name == b"content-length":
+                    length = value
+                elif name == b"expect":
+                    expect = value.lower() == b"100-continue"
+            elif self.trusted or not (name in _SCHEME_HEADERS or b"_" in name):
+                kept.append((name, raw, value))
+        if hop is not None:  # headers the client named as its own hop's (RFC 9110 §7.6.1)
+            named = {token.strip().lower() for token in hop.split(b",")}
+            kept = [header for header in kept if header[0] not in named]
+        headers, host = [], False
+        for name, raw, value in kept:
             headers.append((raw, value))
-        if not host:  # HTTP/1.0 without Host: what gunicorn would have used, the address dialled
-            sockname = self.transport.get_extra_info("sockname")
+            host = host or name == b"host"
+        if not host:
+            if not request.http10:
+                raise _Unreadable(400)  # RFC 9112 §3.2: an HTTP/1.1 request without Host
+            sockname = self.transport.get_extra_info("sockname")  # what gunicorn would have used
             if isinstance(sockname, tuple):
                 headers.append((b"Host", f"{sockname[0]}:{sockname[1]}".encode()))
-        headers.append((b"X-Watchword-Client", self.peer.encode()))
-        headers.append((b"Connection", b"close"))
-        return headers, chunked, None if chunked else length
+        headers += ((b"X-Watchword-Client", self.peer_bytes), (b"Connection", b"close"))
+        request.headers = []  # not needed any more (a held stream keeps its request)
+        return headers, chunked, length, expect and not request.http10
 
-    async def _proxy(self, request: h11.Request, arrival: int) -> None:
-        front, conn, config = self.front, self.h11, self.front.config
+    async def _proxy(self, request: _Request, arrival: int) -> None:
+        front, config = self.front, self.front.config
         if request.method == b"CONNECT":
             self._send_plain(405, "Method not allowed.")
             return
-        headers, chunked, length = self._upstream_headers(request)
+        headers, chunked, length, expect = self._upstream_headers(request)
+        if request.upgrade and (chunked or length not in (None, b"0")):
+            raise _Unreadable(400)  # httptools leaves the body of an Upgrade request unread
+        if expect and not request.complete and not request.body:
+            self._write(_CONTINUE)
         body = None
-        if conn.they_are_waiting_for_100_continue:
-            self._write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         if chunked:  # Django reads bodies by Content-Length: collect it first
-            body = bytearray()
-            while True:
-                event = await self._client_event()
-                if isinstance(event, h11.Data):
-                    body += event.data
-                    if len(body) > config.max_chunked_body:
-                        self._send_plain(413, "Request body too large.")
-                        return
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-                else:
-                    raise _ClientGone
-            headers.append((b"Content-Length", str(len(body)).encode()))
+            while not request.complete:
+                if len(request.body) > config.max_chunked_body:
+                    self._send_plain(413, "Request body too large.")
+                    return
+                await self._more_from(request)
+            body, request.body = request.body, bytearray()
+            if len(body) > config.max_chunked_body:
+                self._send_plain(413, "Request body too large.")
+                return
+            headers.append((b"Content-Length", b"%d" % len(body)))
         elif length is not None:
             headers.append((b"Content-Length", length))
+        head = _head(b"%b %b HTTP/1.1" % (request.method, request.target), headers)
 
         hold = hold_seconds = None
+        response = _UpstreamResponse(request.head)
         out = bytearray()  # for the client; written at once before any wait, so one send where one will do
         async with front.slots:
             upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
             try:
-                up = h11.Connection(h11.CLIENT, max_incomplete_event_size=_UPSTREAM_HEAD_LIMIT)
                 try:
                     await front.loop.sock_connect(upstream, config.upstream)
                 except OSError as exc:
                     raise _UpstreamFailed(502, f"cannot connect to gunicorn: {exc.strerror or exc}") from None
-                await self._send_request(upstream, up, request, headers, body)
+                await self._send_request(upstream, request, head, body)
                 try:
                     async with asyncio.timeout(config.upstream_timeout):
-                        response = await self._upstream_event(upstream, up, out)
-                        while isinstance(response, h11.InformationalResponse):
-                            response = await self._upstream_event(upstream, up, out)
+                        await self._read_upstream_head(upstream, response)
                 except TimeoutError:
                     raise _UpstreamFailed(504, "gunicorn did not answer in time") from None
-                except (OSError, h11.RemoteProtocolError) as exc:
-                    raise _UpstreamFailed(502, f"gunicorn's answer broke off: {exc}") from None
-                if not isinstance(response, h11.Response):
-                    raise _UpstreamFailed(502, "gunicorn closed the connection without answering")
+                except (OSError, httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+                    raise _UpstreamFailed(502, f"gunicorn's answer broke off: {exc or type(exc).__name__}") from None
 
-                headers = []
-                for raw, value in response.headers.raw_items():
+                headers, length, framed = [], None, False
+                for raw, value in response.headers:
                     name = raw.lower()
                     if name in _HOP_BY_HOP:
+                        framed = framed or name == b"transfer-encoding"
                         continue
                     if name.startswith(_HOLD_PREFIX):
                         if name == _HOLD_PREFIX:
@@ -556,37 +690,53 @@ class ClientConnection(asyncio.Protocol):
                         elif name == b"x-watchword-hold-seconds" and value.isdigit():
                             hold_seconds = max(1, min(int(value), 86400))
                         continue
+                    if name == b"content-length":
+                        length = value
                     headers.append((raw, value))
+                bodyless = request.head or response.status in (204, 304)
+                until_eof = not (bodyless or framed or length is not None)  # gunicorn's body ends when it closes
                 if hold is not None:
                     if not valid_channel(hold):
                         log.warning("front: X-Watchword-Hold %r is not a channel name; not holding", hold[:100])
                         hold = None
-                    elif self.head or front.stopping or not 200 <= response.status_code < 300:
+                    elif request.head or front.stopping or not 200 <= response.status < 300:
                         hold = None
-                    else:  # open-ended: chunked to HTTP/1.1 clients
+                    elif length is not None:  # open-ended
+                        length = None
                         headers = [(raw, value) for raw, value in headers if raw.lower() != b"content-length"]
+                self.chunked = not bodyless and length is None and not request.http10
+                if self.chunked:
+                    headers.append((b"Transfer-Encoding", b"chunked"))
+                elif not bodyless and length is None:
+                    request.keep_alive = False  # to HTTP/1.0: the body ends when the connection does
                 if front.stopping:
+                    request.keep_alive = False
+                if not request.keep_alive:
                     headers.append((b"Connection", b"close"))
-                out += conn.send(h11.Response(status_code=response.status_code, headers=headers,
-                                              reason=response.reason))
+                out += _head(b"HTTP/1.1 %d %b" % (response.status, response.reason), headers)
+                self.responding = True
                 while True:
+                    if response.parts:
+                        for part in response.parts:
+                            out += self._framed(part)
+                        response.parts.clear()
+                    if response.complete:
+                        break
+                    self._write(out)
+                    out.clear()
+                    if self.writing_paused:
+                        await self._drain()
                     try:
-                        event = await self._upstream_event(upstream, up, out)
-                    except (OSError, h11.RemoteProtocolError) as exc:
+                        data = await front.loop.sock_recv(upstream, 65536)
+                        if data:
+                            response.parser.feed_data(data)
+                        elif until_eof:
+                            response.complete = True
+                        else:
+                            raise ConnectionResetError("gunicorn closed the connection")
+                    except (OSError, httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
                         log.warning("front: gunicorn's answer to %s broke off: %s",
                                     request.target[:200].decode(errors="replace"), exc or type(exc).__name__)
-                        self._write(out)
-                        self.close()
-                        return
-                    if type(event) is h11.Data:
-                        out += conn.send(event)
-                        if len(out) >= _READ_AHEAD:
-                            self._write(out)
-                            out.clear()
-                            await self._drain()
-                    elif type(event) is h11.EndOfMessage:
-                        break
-                    else:
                         self._write(out)
                         self.close()
                         return
@@ -598,76 +748,80 @@ class ClientConnection(asyncio.Protocol):
                 return
             finally:
                 upstream.close()
+                response.parser = None  # the parser and its callback object refer to each other
         if self.closed:
             return
         if hold is not None:
             self._write(out)
             self.begin_hold(hold, hold_seconds or config.hold_seconds, arrival)
             return
-        out += conn.send(h11.EndOfMessage())
+        if self.chunked:
+            out += _LAST_CHUNK
         self._write(out)
         self._finish()
 
-    async def _send_request(self, upstream, up, request, headers, body) -> None:
-        """The request to gunicorn, in as few sends as it arrived in. If gunicorn answers early
-        and stops reading, its answer is what counts."""
-        loop, conn = self.front.loop, self.h11
-        pending = bytearray(up.send(h11.Request(method=request.method, target=request.target, headers=headers)))
+    async def _send_request(self, upstream, request: _Request, head: bytes, body: bytearray | None) -> None:
+        """The request to gunicorn, in as few sends as it arrived in, then the end of our side of
+        the connection, so that gunicorn's worker need not wait for us to close (gunicorn reads
+        until the peer closes before closing, RFC 9112 §9.6). If gunicorn answers early and stops
+        reading, its answer is what counts."""
+        loop = self.front.loop
         try:
             if body is not None:
-                if body:
-                    pending += up.send(h11.Data(data=bytes(body)))
+                await loop.sock_sendall(upstream, head + body)
+            elif request.complete and not request.body:
+                await loop.sock_sendall(upstream, head)
             else:
+                pending = bytearray(head)
                 while True:
-                    event = conn.next_event()
-                    if event is h11.NEED_DATA:
-                        if pending:
-                            await loop.sock_sendall(upstream, bytes(pending))
-                            pending.clear()
-                        await self._more_from_client()
-                    elif type(event) is h11.Data:
-                        pending += up.send(event)
-                        if len(pending) >= _READ_AHEAD:
-                            await loop.sock_sendall(upstream, bytes(pending))
-                            pending.clear()
-                    elif type(event) is h11.EndOfMessage:
+                    if request.body:
+                        pending += request.body
+                        request.body = bytearray()
+                    if request.complete:
                         break
-                    else:
-                        raise _ClientGone
-            pending += up.send(h11.EndOfMessage())
-            await loop.sock_sendall(upstream, bytes(pending))
+                    if pending:
+                        await loop.sock_sendall(upstream, bytes(pending))
+                        pending.clear()
+                    await self._more_from(request)
+                await loop.sock_sendall(upstream, bytes(pending))
+            upstream.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass  # read what gunicorn said, if anything
 
-    async def _upstream_event(self, upstream, up, out: bytearray):
-        """The next event from gunicorn; before waiting for it, what is ready for the client goes."""
-        while True:
-            event = up.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            if out:
-                self._write(out)
-                out.clear()
-                if self.writing_paused:
-                    await self._drain()
-            up.receive_data(await self.front.loop.sock_recv(upstream, 65536))
+    async def _read_upstream_head(self, upstream, response: _UpstreamResponse) -> None:
+        received = 0
+        while not response.head_done:
+            data = await self.front.loop.sock_recv(upstream, 65536)
+            if not data:
+                raise _UpstreamFailed(502, "gunicorn closed the connection without answering")
+            received += len(data)
+            response.parser.feed_data(data)
+            if not response.head_done and received > _UPSTREAM_HEAD_LIMIT:
+                raise _UpstreamFailed(502, "gunicorn's answer has a head too large")
 
     def _finish(self) -> None:
-        """The response is complete: wait for the next request on this connection, or close."""
+        """The response is complete: answer the next request on this connection, wait for one, or close."""
         self.task = None
-        conn = self.h11
+        request = self.requests.popleft()
+        self.responding = self.chunked = False
         if self.closed:
             return
-        if self.front.stopping or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+        if self.front.stopping or not request.keep_alive or not request.complete:
             self.close()
             return
-        conn.start_next_cycle()
         self.unread = 0
         if self.reading_paused:
             self.reading_paused = False
             self.transport.resume_reading()
-        self._set_timer(self.front.config.idle_seconds, self.close)
-        self._next_request()  # a request sent before this answer ended (pipelining)
+        following = self.requests[0] if self.requests else None
+        if following is not None and (following.complete or not self.unreadable):
+            self._answer_next()  # a request sent before this answer ended (pipelining)
+        elif self.unreadable > 0:
+            self._send_plain(self.unreadable, _UNREADABLE_TEXT.get(self.unreadable, "Bad request."))
+        elif self.unreadable or self.eof:
+            self.close()
+        else:
+            self._set_timer(self.front.config.idle_seconds, self.close)
 
     # --- held streams -----------------------------------------------------------------------
     def begin_hold(self, channel: str, seconds: float, arrival: int) -> None:
@@ -688,7 +842,7 @@ class ClientConnection(asyncio.Protocol):
     def send_message(self, message: Message) -> None:
         if self.channel is None or self.closed:
             return
-        self._write(self.h11.send(h11.Data(data=message.sse)))
+        self._write(self._framed(message.sse))
         if message.close:
             self.end_hold()
         elif self.transport.get_write_buffer_size() > _HOLD_BACKLOG:
@@ -697,7 +851,7 @@ class ClientConnection(asyncio.Protocol):
 
     def send_comment(self) -> None:
         if self.channel is not None and not self.closed:
-            self._write(self.h11.send(h11.Data(data=_KEEPALIVE_COMMENT)))
+            self._write(self._framed(_KEEPALIVE_COMMENT))
             if self.transport.get_write_buffer_size() > _HOLD_BACKLOG:
                 self.transport.abort()
 
@@ -709,7 +863,8 @@ class ClientConnection(asyncio.Protocol):
         self._set_timer(None)
         if self.closed:
             return
-        self._write(self.h11.send(h11.EndOfMessage()))
+        if self.chunked:
+            self._write(_LAST_CHUNK)
         if close or self.discarded:
             self.close()
         else:

@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import re
+import select
 import socket
 import sqlite3
 import threading
@@ -240,6 +241,53 @@ def test_a_request_head_over_16_kb_is_refused(server):
     answer = raw_exchange(server.port, b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big + b"\r\n")
 
     assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_request_head_growing_past_16_kb_over_several_reads_is_refused(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        for _ in range(40):  # 1 KB at a time, until the front answers
+            sock.sendall(b"a" * 1024)
+            if select.select([sock], [], [], 0.02)[0]:
+                break
+        answer = sock.recv(65536)
+
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_pipelined_requests_with_bodies_each_reach_django_with_their_own(server):
+    def post(body: bytes) -> bytes:
+        return b"POST /test/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+
+    chunked = (b"POST /test/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+               b"2\r\nth\r\n3\r\nree\r\n0\r\n\r\n")
+
+    answer = raw_exchange(server.port, post(b"one") + post(b"second") + chunked)
+
+    assert re.findall(rb'"body_length": (\d+)', answer) == [b"3", b"6", b"5"]
+
+
+def test_an_http_1_0_request_is_answered_and_then_the_connection_closes(server):
+    answer = raw_exchange(server.port, b"GET /test/trickle HTTP/1.0\r\n\r\n")  # streamed: no length known
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nconnection: close" in head.lower() and b"transfer-encoding" not in head.lower()
+    assert body == b"first part\nsecond part\n"  # ended by the close, as HTTP/1.0 reads it
+
+
+def test_an_http_1_1_request_without_a_host_gets_a_plain_400(server):
+    answer = raw_exchange(server.port, b"GET /test/echo HTTP/1.1\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+
+
+def test_a_request_asking_to_upgrade_is_answered_over_http_and_the_connection_closed(server):
+    answer = raw_exchange(server.port, b"GET /test/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                                       b"Upgrade: websocket\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"method": "GET"' in answer
+    assert b"\r\nconnection: close" in answer.lower()
 
 
 # --- the client's address ------------------------------------------------------------------
