@@ -23,8 +23,8 @@ from tests.e2e.test_authenticator_journey import Codes, sign_in
 pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 860}
-ADELE = "adele.vance@contoso.example"
-ADELE_PASSWORD = "Adele's own long passphrase 7"
+ISAIAH = "isaiah.langer@contoso.example"  # a person of this journey only: the embedded server is shared
+ISAIAH_PASSWORD = "Isaiah keeps a long passphrase 9"
 
 
 def register_the_wiki(page, rp: RelyingParty, server, shots) -> tuple[str, str]:
@@ -46,13 +46,13 @@ def register_the_wiki(page, rp: RelyingParty, server, shots) -> tuple[str, str]:
     return client_id, secret
 
 
-def enrol_adele(page, deployment) -> Codes:
-    """Adele (MFA enabled by the admin) signs in at Watchword and registers an authenticator app."""
-    added = deployment.cli("user", "add", ADELE, "--name", "Adele Vance", "--email", ADELE, "--password-stdin",
-                           input=ADELE_PASSWORD + "\n")
+def enrol_isaiah(page, deployment) -> Codes:
+    """Isaiah (MFA enabled by the admin) signs in at Watchword and registers an authenticator app."""
+    added = deployment.cli("user", "add", ISAIAH, "--name", "Isaiah Langer", "--email", ISAIAH, "--password-stdin",
+                           input=ISAIAH_PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
-    assert deployment.cli("mfa", "state", "set", ADELE, "enabled", "--no-notify").returncode == 0
-    sign_in(page, deployment.signin_url, ADELE, ADELE_PASSWORD)
+    assert deployment.cli("mfa", "state", "set", ISAIAH, "enabled", "--no-notify").returncode == 0
+    sign_in(page, deployment.signin_url, ISAIAH, ISAIAH_PASSWORD)
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
     page.get_by_role("button", name="Next").click()
     page.get_by_role("link", name="I want to use a different authenticator app").click()
@@ -79,14 +79,14 @@ def test_a_person_signs_in_to_an_authlib_relying_party_with_password_and_code(de
 
         context = browser.new_context(viewport=DESKTOP)
         page = context.new_page()
-        codes = enrol_adele(page, deployment)
+        codes = enrol_isaiah(page, deployment)
 
         page.goto(rp.url)
         shots(page, "relying-party-start")
         page.get_by_role("link", name="Sign in with Watchword").click()
-        page.get_by_label("Email or sign-in name", exact=True).fill(ADELE)
+        page.get_by_label("Email or sign-in name", exact=True).fill(ISAIAH)
         page.get_by_role("button", name="Next").click()
-        page.get_by_label("Password", exact=True).fill(ADELE_PASSWORD)
+        page.get_by_label("Password", exact=True).fill(ISAIAH_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Enter code")).to_be_visible()
         shots(page, "watchword-enter-code")
@@ -98,7 +98,7 @@ def test_a_person_signs_in_to_an_authlib_relying_party_with_password_and_code(de
         shots(page, "watchword-consent")
         page.get_by_role("button", name="Allow").click()
 
-        expect(page.get_by_role("heading", name="Welcome, Adele Vance")).to_be_visible()
+        expect(page.get_by_role("heading", name="Welcome, Isaiah Langer")).to_be_visible()
         assert not rp.errors, rp.describe()
         expect(page.locator("#verified")).to_be_visible()
         amr = page.locator("#amr").inner_text().split()
@@ -115,7 +115,7 @@ def test_a_person_signs_in_to_an_authlib_relying_party_with_password_and_code(de
         page.goto(f"{deployment.signin_url}/myaccount")
         expect(page.get_by_label("Email or sign-in name", exact=True)).to_be_visible()  # signed out of Watchword
 
-        admin_page.goto(f"{deployment.server.url}/admin/signins?user=adele")
+        admin_page.goto(f"{deployment.server.url}/admin/signins?user=isaiah")
         expect(admin_page.get_by_role("cell", name="signout", exact=True).first).to_be_visible()
         shots(admin_page, "admin-signin-log")
         context.close()
