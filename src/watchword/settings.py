@@ -64,6 +64,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "watchword.core.middleware.SecurityHeadersMiddleware",
 ]
+# /api/v1/ (watchword.wsgi): bearer tokens only, so no sessions, CSRF, login, messages or static
+# files; the client's address, host checks and security headers as everywhere else.
+API_MIDDLEWARE = [
+    "watchword.core.middleware.ClientAddressMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "watchword.core.middleware.SecurityHeadersMiddleware",
+]
 
 ROOT_URLCONF = "watchword.urls"
 WSGI_APPLICATION = "watchword.wsgi.application"

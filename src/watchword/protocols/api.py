@@ -11,6 +11,7 @@ refused change changes nothing."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
@@ -33,6 +34,8 @@ from watchword.methods.models import Method, PushDevice
 from watchword.methods.services import delete_method, require_reregistration, set_mfa_state
 from watchword.protocols import openapi, verification
 from watchword.protocols.tokens import Caller, ScopeMissing, TokenInvalid, caller_from_header
+
+log = logging.getLogger("watchword.api")
 
 MAX_BODY = 64 * 1024
 DEFAULT_TOP = 100
@@ -141,6 +144,10 @@ def route(**handlers):
             result = handler(request, caller, body, **kwargs)
         except WatchwordError as exc:
             return error_response(exc)
+        except Exception:  # a bug: logged with its traceback, answered in the API's own shape
+            log.exception("API: %s %s failed", request.method, request.path)
+            return JsonResponse({"error": {"code": "internal_error", "message": "Something went wrong on the "
+                                           "server. It has been logged; try again."}}, status=500)
         if isinstance(result, HttpResponse):
             return result
         status, payload = result
