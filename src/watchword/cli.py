@@ -42,6 +42,14 @@ def _progress(label: str):
     return show
 
 
+def _print_table(rows: list[dict], headers: list[str], *, strip: bool = False) -> None:
+    """Rows as aligned columns under upper-case headers (the list commands' table format)."""
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    for cells in [[h.upper() for h in headers], *([str(r[h]) for h in headers] for r in rows)]:
+        line = "  ".join(cell.ljust(widths[h]) for cell, h in zip(cells, headers))
+        print(line.rstrip() if strip else line)
+
+
 # --- commands ------------------------------------------------------------------------------
 
 def cmd_init(args) -> int:
@@ -151,10 +159,7 @@ def cmd_user_list(args) -> int:
         print("No users.")
         return EXIT_OK
     headers = ["upn", "display_name", "mfa_state", "role", "enabled", "methods"]
-    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
-    print("  ".join(h.upper().ljust(widths[h]) for h in headers))
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+    _print_table(rows, headers)
     return EXIT_OK
 
 
@@ -259,10 +264,7 @@ def cmd_radius_client_list(args) -> int:
         print("No RADIUS clients.")
         return EXIT_OK
     headers = ["name", "address", "enabled", "created"]
-    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
-    print("  ".join(h.upper().ljust(widths[h]) for h in headers))
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+    _print_table(rows, headers)
     return EXIT_OK
 
 
@@ -352,10 +354,7 @@ def cmd_oidc_client_list(args) -> int:
     table = [{**row, "redirect_uris": " ".join(row["redirect_uris"]) or "-", "scopes": " ".join(row["scopes"]),
               "consent": "yes" if row["consent"] else "no"} for row in rows]
     headers = ["name", "client_id", "kind", "scopes", "consent", "redirect_uris"]
-    widths = {h: max(len(h), *(len(str(r[h])) for r in table)) for h in headers}
-    print("  ".join(h.upper().ljust(widths[h]) for h in headers).rstrip())
-    for row in table:
-        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers).rstrip())
+    _print_table(table, headers, strip=True)
     return EXIT_OK
 
 
@@ -438,10 +437,7 @@ def cmd_api_token_list(args) -> int:
         print("No API tokens.")
         return EXIT_OK
     headers = list(rows[0])
-    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
-    print("  ".join(h.upper().ljust(widths[h]) for h in headers))
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+    _print_table(rows, headers)
     return EXIT_OK
 
 
