@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "watchword.audit",
     "watchword.delivery",
     "watchword.protocols",
+    "watchword.sync",
     "oauth2_provider",
 ]
 

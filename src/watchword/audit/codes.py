@@ -11,6 +11,8 @@ MFA_DENIED = 500121  # Authentication failed during strong authentication reques
 MFA_ATTEMPTS_EXCEEDED = MFA_DENIED
 PASSWORD_CHANGE_REQUIRED = 50055  # Password expired / must be changed
 FLOW_EXPIRED = 50058  # Session information is not sufficient (sign-in flow expired)
+DIRECTORY_UNAVAILABLE = 80001  # Pass-through: the on-premises directory cannot be reached
+DIRECTORY_TIMEOUT = 80002  # Pass-through: the directory did not answer in time
 
 DESCRIPTIONS = {
     BAD_CREDENTIALS: "Invalid user name or password",
@@ -23,4 +25,6 @@ DESCRIPTIONS = {
     MFA_DENIED: "MFA denied: declined, reported as fraud, blocked, unanswered or too many wrong codes",
     PASSWORD_CHANGE_REQUIRED: "Password must be changed",
     FLOW_EXPIRED: "Sign-in expired",
+    DIRECTORY_UNAVAILABLE: "The organisation's directory could not be reached to check the password",
+    DIRECTORY_TIMEOUT: "The organisation's directory did not answer in time to check the password",
 }

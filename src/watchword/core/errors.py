@@ -46,7 +46,7 @@ def all_error_classes() -> list[type[WatchwordError]]:
     """Every error class defined anywhere (imports the capability error modules first)."""
     import importlib
 
-    for app in ("directory", "methods", "policy", "signin", "portal", "audit", "delivery"):
+    for app in ("directory", "methods", "policy", "signin", "portal", "audit", "delivery", "sync"):
         importlib.import_module(f"watchword.{app}.errors")
     seen: list[type[WatchwordError]] = []
     stack = [WatchwordError]

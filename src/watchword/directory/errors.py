@@ -52,3 +52,11 @@ class GroupNotFound(NotFound):
 class InvalidGroupField(WatchwordError):
     code = "invalid_group_field"
     message = "A group value is not valid."
+
+
+class ManagedByDirectory(WatchwordError):
+    """A value the person's directory owns (source of authority) was to be changed here."""
+
+    code = "managed_by_directory"
+    status = 409
+    message = "This value is managed by your organisation's directory."

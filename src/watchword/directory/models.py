@@ -47,6 +47,16 @@ class User(AbstractBaseUser):
     # Set when the person reports a sign-in request as "No, it's not me" (and the organisation
     # blocks on fraud reports): every MFA attempt is refused until an administrator unblocks.
     mfa_blocked_at = models.DateTimeField(null=True, blank=True)
+    # People synced from a directory: the connection, the directory's immutable id
+    # (objectGUID / entryUUID) and its DN, normalised (see ``watchword.sync.mapping.normalise_dn``).
+    # The connection is the source of authority for the attributes it maps (``managed_fields``).
+    directory_connection = models.ForeignKey("sync.DirectoryConnection", null=True, blank=True,
+                                             on_delete=models.PROTECT, related_name="people")
+    external_id = models.CharField(max_length=64, blank=True)
+    external_dn = models.CharField(max_length=1024, blank=True)
+    sync_seen_run = models.PositiveBigIntegerField(null=True, blank=True)
+    # Soft-deleted (gone from the directory): disabled, hidden, restorable with its methods for 30 days.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,7 +68,11 @@ class User(AbstractBaseUser):
 
     class Meta:
         ordering = ["upn"]
-        indexes = [models.Index(fields=["mfa_state"]), models.Index(fields=["role"])]
+        indexes = [models.Index(fields=["mfa_state"]), models.Index(fields=["role"]),
+                   models.Index(fields=["directory_connection", "external_dn"], name="user_conn_dn")]
+        constraints = [models.UniqueConstraint(fields=["directory_connection", "external_id"],
+                                               condition=models.Q(directory_connection__isnull=False),
+                                               name="user_unique_external_id")]
 
     def __str__(self) -> str:
         return self.upn
@@ -70,6 +84,18 @@ class User(AbstractBaseUser):
     @property
     def is_global_admin(self) -> bool:
         return self.role == Role.GLOBAL_ADMIN
+
+    @property
+    def is_synced(self) -> bool:
+        return self.directory_connection_id is not None
+
+    def managed_fields(self) -> frozenset[str]:
+        """The attributes the person's directory owns (read-only here)."""
+        if self.directory_connection_id is None:
+            return frozenset()
+        from watchword.sync.mapping import managed_fields
+
+        return managed_fields(self.directory_connection)
 
     # Django's admin-site flags; Watchword has its own admin pages.
     is_staff = False
@@ -92,10 +118,22 @@ class Group(models.Model):
     name = models.CharField(max_length=128, unique=True)
     description = models.CharField(max_length=512, blank=True)
     members = models.ManyToManyField(User, related_name="groups", blank=True)
+    directory_connection = models.ForeignKey("sync.DirectoryConnection", null=True, blank=True,
+                                             on_delete=models.PROTECT, related_name="groups")
+    external_id = models.CharField(max_length=64, blank=True)
+    external_dn = models.CharField(max_length=1024, blank=True)
+    sync_seen_run = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["directory_connection", "external_id"],
+                                               condition=models.Q(directory_connection__isnull=False),
+                                               name="group_unique_external_id")]
+
+    @property
+    def is_synced(self) -> bool:
+        return self.directory_connection_id is not None
 
     def __str__(self) -> str:
         return self.name

@@ -18,6 +18,7 @@ from watchword.directory.errors import (
     InvalidMfaState,
     InvalidUserField,
     LastGlobalAdmin,
+    ManagedByDirectory,
     RoleChangeDenied,
     UserExists,
     UserNotFound,
@@ -160,7 +161,9 @@ def get_user(upn_or_id: object) -> User:
     else:
         column, value = "upn", normalise_upn(text)
     # A prepared lookup by a unique key: every API call and RADIUS request finds a person this way.
-    found = list(User.objects.raw(f"SELECT * FROM {User._meta.db_table} WHERE {column} = %s", [value]))
+    # Soft-deleted people (gone from their directory) are not found; ``get_deleted_user`` finds them.
+    found = list(User.objects.raw(f"SELECT * FROM {User._meta.db_table} WHERE {column} = %s AND deleted_at IS NULL",
+                                  [value]))
     if not found:
         raise UserNotFound()
     return found[0]
@@ -173,8 +176,34 @@ def _ensure_not_last_global_admin(user: User) -> None:
             raise LastGlobalAdmin()
 
 
+FIELD_LABELS = {"upn": "sign-in name", "display_name": "display name", "email": "e-mail address",
+                "office_phone": "office phone", "mobile_phone": "mobile phone", "enabled": "account state",
+                "password": "password"}
+
+
+def managed_message(user: User, name: str, *, own: bool = False) -> str:
+    """What to tell someone trying to change a value the person's directory owns."""
+    label = FIELD_LABELS.get(name, name.replace("_", " "))
+    if own:
+        return (f"Your {label} is managed by your organisation's directory. Ask your administrator to change it "
+                "there; changes appear here after the next sync.")
+    where = user.directory_connection.name if user.directory_connection_id else "the directory"
+    return (f"The {label} of {user.upn} is managed by the directory ({where}). Change it there; the change appears "
+            "here after the next sync.")
+
+
+def refuse_managed(user: User, names, *, own: bool = False) -> None:
+    """Raise ``ManagedByDirectory`` naming the first of ``names`` the person's directory owns."""
+    managed = user.managed_fields()
+    for name in names:
+        if name in managed:
+            raise ManagedByDirectory(managed_message(user, name, own=own), field=name)
+
+
 def update_user(user: User, data: dict, *, actor, request=None) -> User:
     cleaned = clean_user_fields(data, partial=True)
+    if user.directory_connection_id is not None:
+        refuse_managed(user, [k for k, v in cleaned.items() if getattr(user, k) != v])
     if "role" in cleaned and cleaned["role"] != user.role:
         if actor is not None and not isinstance(actor, str) and not actor.is_global_admin:
             raise RoleChangeDenied()
@@ -196,6 +225,8 @@ def update_user(user: User, data: dict, *, actor, request=None) -> User:
 
 
 def set_enabled(user: User, enabled: bool, *, actor, request=None) -> User:
+    if user.is_active != enabled:
+        refuse_managed(user, ["enabled"])
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.is_active == enabled:
@@ -207,11 +238,16 @@ def set_enabled(user: User, enabled: bool, *, actor, request=None) -> User:
         user.save(update_fields=["is_active", "session_epoch", "updated_at"])
         record_change(actor=actor, action="user.enable" if enabled else "user.disable", target=user,
                       before={"enabled": not enabled}, after={"enabled": enabled}, request=request)
+    if not enabled:
+        from watchword.protocols.services import revoke_tokens_of_users
+
+        revoke_tokens_of_users([user.pk])
     return user
 
 
 def reset_password(user: User, *, actor, request=None) -> str:
     """Give the person a new one-time password (shown once), which they must change."""
+    refuse_managed(user, ["password"])
     one_time = generate_one_time_password()
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -224,6 +260,7 @@ def reset_password(user: User, *, actor, request=None) -> str:
 
 
 def change_own_password(user: User, new_password: str, *, request=None) -> User:
+    refuse_managed(user, ["password"], own=True)
     check_password_strength(new_password, user)
     if user.check_password(new_password):
         raise WeakPassword("Choose a password different from the current one.", field="password")

@@ -49,7 +49,7 @@ def user_list(request):
     if request.method == "POST":
         return _bulk(request)
     form = UserFilterForm(request.GET or None)
-    users = User.objects.annotate(method_count=Count("methods"))
+    users = User.objects.filter(deleted_at__isnull=True).annotate(method_count=Count("methods"))
     if form.is_valid():
         data = form.cleaned_data
         if data["q"]:

@@ -218,6 +218,9 @@ def rotate_seal_keys(*, progress=None) -> dict:
         from watchword.protocols.services import reseal_secrets as reseal_radius_secrets
 
         count += reseal_radius_secrets(old=new, new=new)
+        from watchword.sync.services import reseal_passwords as reseal_bind_passwords
+
+        count += reseal_bind_passwords(old=new, new=new)
     sealing.write_keyring(path, new.only_primary())
     return {"key_id": new.primary, "resealed": count, "retired": sorted(set(old.keys) - {new.primary})}
 

@@ -249,6 +249,8 @@ def user_json(user: User) -> dict:
         "role": user.role,
         "perUserMfaState": user.mfa_state,
         "createdDateTime": _iso(user.created_at),
+        "onPremisesSyncEnabled": user.directory_connection_id is not None,
+        "onPremisesImmutableId": user.external_id or None,
     }
 
 
@@ -285,7 +287,7 @@ def _enabled(body: dict) -> bool | None:
 
 
 def list_users(request, caller, body):
-    rows = User.objects.all()
+    rows = User.objects.filter(deleted_at__isnull=True)
     search = request.GET.get("search", "").strip()
     if len(search) > 254:
         raise BadRequest("search is at most 254 characters.", field="search")

@@ -59,6 +59,10 @@ SCHEMAS = {
         "role": {"type": "string", "enum": ["user", "authentication_admin", "global_admin"]},
         "perUserMfaState": {"type": "string", "enum": ["disabled", "enabled", "enforced"]},
         "createdDateTime": DATETIME,
+        "onPremisesSyncEnabled": {"type": "boolean", "description": "Synced from a directory connection: the "
+                                  "attributes it maps are read-only here (error managed_by_directory)."},
+        "onPremisesImmutableId": _nullable({"type": "string", "description": "The directory's objectGUID or "
+                                            "entryUUID, for synced people."}),
         "oneTimePassword": {"type": "string", "description": "Only when the user was just created."},
     }, ["id", "userPrincipalName", "displayName", "accountEnabled", "role", "perUserMfaState"]),
     "UserList": _list_of("User"),

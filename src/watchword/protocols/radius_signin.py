@@ -186,6 +186,8 @@ def authenticate(nas: RadiusClient, *, name: str, password: str, state: bytes | 
     if result.user is None:
         if result.disabled:
             return Result(REJECT, "Your account has been disabled. Contact your administrator.")
+        if result.unavailable:
+            return Result(REJECT, signin.DIRECTORY_UNAVAILABLE_MESSAGE)
         return Result(REJECT, BAD_CREDENTIALS)
     user = result.user
     if user.must_change_password:

@@ -148,3 +148,21 @@ def reseal_secrets(*, old: sealing.Keyring, new: sealing.Keyring) -> int:
         client.save(update_fields=["secret_sealed"])
         count += 1
     return count
+
+
+def revoke_tokens_of_users(user_ids: list[int]) -> int:
+    """Revoke every OpenID Connect token of these people (disabled or deleted): refresh tokens
+    are marked revoked and access tokens removed, so neither works again. Returns how many."""
+    from django.utils import timezone
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    if not user_ids:
+        return 0
+    count = 0
+    ids = list(user_ids)
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        count += get_refresh_token_model().objects.filter(user_id__in=chunk, revoked__isnull=True).update(
+            revoked=timezone.now())
+        count += get_access_token_model().objects.filter(user_id__in=chunk).delete()[0]
+    return count

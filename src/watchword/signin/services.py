@@ -26,6 +26,8 @@ SESSION_AMR = "watchword_amr"
 SESSION_AUTH_TIME = "watchword_auth_time"
 SESSION_MFA_TIME = "watchword_mfa_time"
 BAD_CREDENTIALS_MESSAGE = "Your account or password is incorrect. If you don't remember your password, ask your administrator to reset it."
+DIRECTORY_UNAVAILABLE_MESSAGE = ("We couldn't check your password with your organisation's directory right now. "
+                                 "Try again in a few minutes; if it keeps happening, tell your administrator.")
 
 
 def push_limit() -> throttle.Limit:
@@ -82,6 +84,18 @@ class PasswordResult:
     user: User | None
     wait: int = 0  # seconds, when throttled
     disabled: bool = False
+    unavailable: bool = False  # the person's directory could not check the password
+
+
+def _password_matches(user: User, password: str) -> bool:
+    """The stored hash, or for people whose directory checks passwords, a bind as them there.
+    The hash is computed either way, so a synced name answers in the same time as any other."""
+    if user.directory_connection_id is not None and user.directory_connection.password_passthrough:
+        from watchword.sync.passthrough import check_password as directory_check
+
+        make_password(password)
+        return directory_check(user.directory_connection, user, password)
+    return user.check_password(password)  # re-hashes transparently if the parameters changed
 
 
 def check_password(flow: Flow, password: str, request, *, app: str = "portal") -> PasswordResult:
@@ -95,12 +109,22 @@ def check_password(flow: Flow, password: str, request, *, app: str = "portal") -
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, step="password", result="failure",
                       error_code=codes.THROTTLED, reason=f"throttled for {wait} s", app=app)
         return PasswordResult(user=None, wait=wait)
-    user = User.objects.filter(upn=normalise_upn(flow.name)).first()
+    user = User.objects.filter(upn=normalise_upn(flow.name), deleted_at__isnull=True) \
+        .select_related("directory_connection").first()
     if user is None:
         make_password(password)  # spend the same time as a real check
         ok = False
     else:
-        ok = user.check_password(password)  # re-hashes transparently if the parameters changed
+        from watchword.sync.passthrough import DirectoryUnavailable
+
+        try:
+            ok = _password_matches(user, password)
+        except DirectoryUnavailable as exc:
+            record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",
+                          result="failure", error_code=codes.DIRECTORY_TIMEOUT if exc.code == "timeout" else
+                          codes.DIRECTORY_UNAVAILABLE, reason=f"directory {user.directory_connection.name}: "
+                          f"{str(exc)[:200]}", app=app)
+            return PasswordResult(user=None, unavailable=True)
     if not ok:
         count_password_failure(keys, now)
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="password",

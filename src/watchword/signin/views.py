@@ -29,6 +29,7 @@ from watchword.signin.forms import CodeForm, NameForm, NewPasswordForm, Password
 from watchword.signin.guards import signed_in_required
 from watchword.signin.services import (
     BAD_CREDENTIALS_MESSAGE,
+    DIRECTORY_UNAVAILABLE_MESSAGE,
     check_password,
     current_push,
     decide,
@@ -211,6 +212,8 @@ def password(request):
                      f"{throttle.wait_phrase(result.wait)}, then try again.")
         elif result.disabled:
             error = "Your account has been disabled. Contact your administrator."
+        elif result.unavailable:
+            error = DIRECTORY_UNAVAILABLE_MESSAGE
         elif result.user is None:
             error = BAD_CREDENTIALS_MESSAGE
         else:

@@ -1,0 +1,649 @@
+"""The sync engine: a directory's people and groups into Watchword, keyed by immutable id.
+
+One run, in order:
+
+1. **People.** A paged search (full: everyone in scope; delta: entries whose change marker is at
+   or past the high-water mark). Each page is compared with the stored rows and written in one
+   short transaction: new people, changed attributes, disabled or re-enabled accounts, people
+   who come back within their 30 days. Memory holds one page, never the directory.
+2. **Deletions.** Full runs, and scheduled delta runs with ``reconcile``, mark every id they see
+   (``sync_seen_run``); people of this connection not marked were deleted or left the scope.
+   Active Directory tombstones (show-deleted control) also name deletions in continuous deltas.
+   More than the threshold stops the deletions (nothing deleted, the count reported); otherwise
+   they are soft-deleted: disabled, signed out, hidden, restorable for 30 days with their methods.
+3. **Groups, then memberships.** Nested groups are flattened; members are matched by DN to this
+   connection's people.
+4. **High-water mark.** Written in the transaction that closes the run, with the run's counts:
+   a run killed before that point is simply done again, and every write it made is idempotent.
+
+A dry run reads everything and counts what would change, writing nothing but its own record.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from watchword.audit.models import AuditEvent
+from watchword.directory.models import Group, User
+from watchword.sync import ldap
+from watchword.sync.errors import DirectoryError, SyncBusy
+from watchword.sync.mapping import (
+    Incoming,
+    Warning,
+    clean_text,
+    decode_id,
+    effective_mapping,
+    later_marker,
+    normalise_dn,
+    read_person,
+)
+from watchword.sync.models import DirectoryConnection, SyncRun, SyncWarning
+
+LEASE = timedelta(minutes=10)  # a runner's claim on a connection, renewed every page
+MAX_STORED_WARNINGS = 1000  # per run; the count goes on
+RETENTION = timedelta(days=30)  # soft-deleted people are restorable this long
+WRITE_BATCH = 500
+
+Progress = Callable[[str, int, int | None], None]  # (phase, done, total or None)
+
+
+def owner_label() -> str:
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(connection: DirectoryConnection, owner: str) -> bool:
+    """Take the connection's run lock. A lapsed claim, or one whose process on this host has
+    died (a run killed with -9), is taken over; its run is marked interrupted."""
+    now = timezone.now()
+    rows = DirectoryConnection.objects.filter(pk=connection.pk).filter(
+        Q(lock_owner="") | Q(lock_expires__lt=now)).update(lock_owner=owner, lock_expires=now + LEASE)
+    if not rows:
+        current = DirectoryConnection.objects.filter(pk=connection.pk).values_list("lock_owner", flat=True).first()
+        host, _, pid = (current or "").rpartition(":")
+        if not (host == socket.gethostname()[:100] and pid.isdigit() and not _pid_alive(int(pid))):
+            return False
+        rows = DirectoryConnection.objects.filter(pk=connection.pk, lock_owner=current).update(
+            lock_owner=owner, lock_expires=now + LEASE)
+        if not rows:
+            return False
+    SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).exclude(owner=owner).update(
+        status=SyncRun.Status.INTERRUPTED, finished_at=now,
+        error="The process running this sync stopped before it finished; the next run picks up the changes.")
+    return True
+
+
+def renew(connection: DirectoryConnection, owner: str) -> None:
+    DirectoryConnection.objects.filter(pk=connection.pk, lock_owner=owner).update(
+        lock_expires=timezone.now() + LEASE)
+
+
+def release(connection: DirectoryConnection, owner: str) -> None:
+    DirectoryConnection.objects.filter(pk=connection.pk, lock_owner=owner).update(lock_owner="", lock_expires=None)
+
+
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    restored: int = 0
+    unchanged: int = 0
+    warnings: int = 0
+    groups_changed: int = 0
+    memberships_changed: int = 0
+    pending_deletes: int = 0
+
+    def changed(self) -> bool:
+        return any((self.added, self.updated, self.deleted, self.restored, self.groups_changed,
+                    self.memberships_changed, self.pending_deletes, self.warnings))
+
+
+USER_COLUMNS = ("id", "upn", "display_name", "email", "office_phone", "mobile_phone", "is_active", "external_id",
+                "external_dn", "deleted_at", "session_epoch")
+
+
+def _snapshot(fields: dict, enabled: bool) -> dict:
+    return {**fields, "enabled": enabled}
+
+
+@dataclass
+class Runner:
+    connection: DirectoryConnection
+    full: bool = False
+    reconcile: bool = False
+    dry_run: bool = False
+    trigger: str = "manual"
+    allow_deletes: int | None = None  # an administrator confirmed this many deletions
+    progress: Progress | None = None
+    record_quiet: bool = True  # False: a run that found nothing leaves no history row (continuous polls)
+
+    counts: Counts = field(default_factory=Counts)
+    warnings: list[Warning] = field(default_factory=list)
+    run: SyncRun | None = None
+
+    def __post_init__(self) -> None:
+        c = self.connection
+        self.mapping = effective_mapping(c.flavour, c.mapping)
+        self.is_ad = c.flavour == "active_directory"
+        self.actor = f"sync:{c.name}"[:300]
+        self.region = (c.phone_country or settings.DEFAULT_COUNTRY or "").upper() or None
+        self.owner = owner_label()
+        self.seen: set[str] = set()  # dry runs only: ids seen (a dry run writes no marks)
+        self.seen_groups: set[str] = set()
+        self.taken_upns: dict[str, str] = {}  # upn -> external id, within this run's pages
+
+    # --- the run ------------------------------------------------------------------------
+
+    def execute(self) -> SyncRun:
+        from watchword.sync.services import endpoint_for
+
+        c = self.connection
+        if not claim(c, self.owner):
+            raise SyncBusy()
+        c.refresh_from_db()
+        full = self.full or not c.high_water
+        self.full = full
+        reconcile = full or self.reconcile
+        now = timezone.now()
+        self.run = SyncRun(connection=c, kind=SyncRun.Kind.FULL if full else SyncRun.Kind.DELTA,
+                           reconcile=reconcile, trigger=self.trigger, dry_run=self.dry_run, started_at=now,
+                           owner=self.owner)
+        if self.record_quiet:
+            self.run.save()
+        conn = None
+        new_mark = c.high_water
+        try:
+            conn = ldap.connect(endpoint_for(c))
+            if self.is_ad:
+                # Everything up to this number is in what the searches below return; changes made
+                # during them are read again next time (applying them twice changes nothing).
+                start_usn = ldap.highest_usn(conn)
+                if not full and start_usn and c.high_water and int(start_usn) <= int(c.high_water) \
+                        and not reconcile:
+                    return self._finish(conn, c.high_water, quiet=True)
+            seen_mark = self._import_people(conn, full)
+            if self.is_ad:
+                new_mark = start_usn or seen_mark or c.high_water
+                if not full:
+                    self._ad_tombstones(conn)
+            else:
+                new_mark = later_marker(c.high_water if not full else "", seen_mark) or c.high_water
+            if reconcile and not full:
+                self._reconcile_ids(conn)
+            if c.group_filter:
+                self._import_groups(conn, full, reconcile)
+            if reconcile:
+                self._delete_missing()
+            return self._finish(conn, new_mark)
+        except DirectoryError as exc:
+            return self._fail(conn, exc.public_message)
+        except Exception as exc:  # noqa: BLE001 - recorded on the run, then raised for the caller's log
+            self._fail(conn, f"Unexpected error: {type(exc).__name__}: {str(exc)[:300]}")
+            raise
+
+    def _finish(self, conn, mark: str, *, quiet: bool = False) -> SyncRun:
+        ldap.close(conn)
+        c, run, counts = self.connection, self.run, self.counts
+        now = timezone.now()
+        stopped = counts.pending_deletes > 0
+        run.status = SyncRun.Status.STOPPED if stopped else SyncRun.Status.SUCCEEDED
+        self._copy_counts()
+        run.finished_at = now
+        if stopped:
+            run.error = (f"{counts.pending_deletes} people are no longer in the directory's scope, more than the "
+                         f"deletion threshold ({self._threshold()}); nobody was deleted. Check the connection's "
+                         "base DNs and filter; if the deletions are right, run again confirming them.")
+        with transaction.atomic():
+            updates = {"last_poll_at": now, "lock_expires": now + LEASE}
+            if not self.dry_run:
+                updates["high_water"] = mark or ""
+                if self.trigger != "continuous" or run.reconcile:
+                    updates["last_run_at"] = now
+                if run.reconcile:
+                    updates["last_reconcile_at"] = now
+            DirectoryConnection.objects.filter(pk=c.pk).update(**updates)
+            if self.record_quiet or counts.changed() or stopped:
+                run.save()
+                self._store_warnings()
+        release(c, self.owner)
+        return run
+
+    def _fail(self, conn, message: str) -> SyncRun:
+        ldap.close(conn)
+        run = self.run
+        self._copy_counts()
+        run.status = SyncRun.Status.FAILED
+        run.error = message[:1000]
+        run.finished_at = timezone.now()
+        run.save()
+        self._store_warnings()
+        DirectoryConnection.objects.filter(pk=self.connection.pk).update(last_poll_at=run.finished_at)
+        release(self.connection, self.owner)
+        return run
+
+    def _copy_counts(self) -> None:
+        for name in ("added", "updated", "deleted", "restored", "unchanged", "groups_changed",
+                     "memberships_changed", "pending_deletes"):
+            setattr(self.run, name, getattr(self.counts, name))
+        self.run.warnings_count = self.counts.warnings
+
+    def _store_warnings(self) -> None:
+        if self.warnings:
+            SyncWarning.objects.bulk_create([
+                SyncWarning(run=self.run, dn=w.dn[:1024], person=w.person[:300], attribute=w.attribute[:64],
+                            value=w.value[:256], message=w.message[:300]) for w in self.warnings])
+            self.warnings = []
+
+    def warn(self, warning: Warning) -> None:
+        self.counts.warnings += 1
+        if len(self.warnings) < MAX_STORED_WARNINGS:
+            self.warnings.append(warning)
+
+    def _progress(self, phase: str, done: int, total: int | None = None) -> None:
+        if self.progress:
+            self.progress(phase, done, total)
+
+    def _searches(self, conn, search_filter: str, attributes: list[str], label: str, controls=None):
+        for base in self.connection.base_dn_list:
+            for page in ldap.paged_search(conn, base, search_filter, attributes, label=label, controls=controls):
+                for uri in page.references:
+                    if not (self.is_ad and ldap.is_ad_partition_reference(uri)):
+                        self.warn(Warning(f"The directory referred to {uri[:200]}; referrals are not followed. "
+                                          "Add that server as its own connection if it holds people.", dn=base))
+                yield page
+            renew(self.connection, self.owner)
+
+    def _delta_filter(self, base_filter: str) -> str:
+        mark, attribute = self.connection.high_water, self.mapping.get("change")
+        if not attribute or not mark:
+            return base_filter
+        if mark.isdigit():  # uSNChanged: strictly after what was applied
+            return f"(&{base_filter}({attribute}>={int(mark) + 1}))"
+        return f"(&{base_filter}({attribute}>={ldap.escape_filter_chars(mark)}))"
+
+    # --- people -------------------------------------------------------------------------
+
+    def _person_attributes(self) -> list[str]:
+        names = {self.mapping[k] for k in ("id", "upn", "display_name", "email", "office_phone", "mobile_phone",
+                                           "disabled", "change") if self.mapping.get(k)}
+        if self.mapping.get("display_name"):
+            names.add("cn")
+        return sorted(names)
+
+    def _import_people(self, conn, full: bool) -> str:
+        c = self.connection
+        search_filter = c.user_filter if full else self._delta_filter(c.user_filter)
+        total = User.objects.filter(directory_connection=c, deleted_at__isnull=True).count() if full else None
+        done, mark = 0, ""
+        for page in self._searches(conn, search_filter, self._person_attributes(), "user filter"):
+            incoming = [read_person(dn, raw, self.mapping, upn_domain=c.upn_domain, region=self.region)
+                        for dn, raw in page.entries]
+            for person in incoming:
+                mark = later_marker(mark, person.change)
+            self._apply_people(incoming, mark_seen=full)
+            done += len(page.entries)
+            self._progress("people", done, total if total and total >= done else None)
+        return mark
+
+    def _apply_people(self, incoming: list[Incoming], *, mark_seen: bool) -> None:
+        c, now = self.connection, timezone.now()
+        for person in incoming:
+            for w in person.warnings:
+                self.warn(w)
+        ids = [p.external_id for p in incoming if p.external_id]
+        if mark_seen and self.dry_run:
+            self.seen.update(ids)
+        usable = [p for p in incoming if p.fields]
+        existing = {row.external_id: row for row in
+                    User.objects.filter(directory_connection=c, external_id__in=[p.external_id for p in usable])
+                    .only(*USER_COLUMNS)}
+        wanted_upns = [p.fields["upn"] for p in usable]
+        holders = dict(User.objects.filter(upn__in=wanted_upns).values_list("upn", "external_id"))
+        holder_conn = dict(User.objects.filter(upn__in=wanted_upns).values_list("upn", "directory_connection_id"))
+        creates: list[User] = []
+        updates: list[User] = []
+        audits: list[AuditEvent] = []
+        signed_out: list[int] = []
+        for person in usable:
+            upn = person.fields["upn"]
+            row = existing.get(person.external_id)
+            owner_of_upn = holders.get(upn)
+            upn_taken = (upn in holders and not (holder_conn.get(upn) == c.pk and owner_of_upn == person.external_id)) \
+                or (self.taken_upns.get(upn, person.external_id) != person.external_id)
+            if row is None:
+                if upn_taken:
+                    other = "a Watchword-managed person" if holder_conn.get(upn) != c.pk else "another directory entry"
+                    self.warn(Warning(f"The sign-in name {upn} is already used by {other}; this entry was not "
+                                      "synced.", person.dn, upn, self.mapping["upn"], upn))
+                    continue
+                self.taken_upns[upn] = person.external_id
+                enabled = not person.disabled if person.disabled is not None else True
+                user = User(**person.fields, is_active=enabled, directory_connection_id=c.pk,
+                            external_id=person.external_id, external_dn=person.dn,
+                            sync_seen_run=self.run.pk if mark_seen else None,
+                            password="!" + secrets.token_hex(20), created_at=now, updated_at=now)
+                user.fields_snapshot = _snapshot(person.fields, enabled)
+                creates.append(user)
+                continue
+            self.taken_upns[row.upn] = person.external_id
+            changes = {k: v for k, v in person.fields.items() if getattr(row, k) != v}
+            if "upn" in changes and upn_taken:
+                self.warn(Warning(f"The sign-in name changed to {upn}, which another person already uses; the "
+                                  f"old name {row.upn} was kept.", person.dn, row.upn, self.mapping["upn"], upn))
+                del changes["upn"]
+            if "upn" in changes:
+                self.taken_upns[upn] = person.external_id
+            before = {k: getattr(row, k) for k in changes}
+            restored = row.deleted_at is not None
+            enabled = row.is_active if person.disabled is None else not person.disabled
+            if restored and person.disabled is None:
+                enabled = True
+            enable_changed = enabled != row.is_active
+            if not changes and not enable_changed and not restored and row.external_dn == person.dn:
+                self.counts.unchanged += 1
+                continue
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.external_dn = person.dn
+            if enable_changed:
+                before["enabled"], changes["enabled"] = row.is_active, enabled
+                row.is_active = enabled
+                if not enabled:
+                    row.session_epoch += 1
+                    signed_out.append(row.pk)
+            row.deleted_at = None
+            row.updated_at = now
+            updates.append(row)
+            if restored:
+                self.counts.restored += 1
+                audits.append(self._audit("user.restore", row, None, {"enabled": enabled}, now))
+            elif changes:
+                self.counts.updated += 1
+                action = "user.update"
+                if set(changes) == {"enabled"}:
+                    action = "user.enable" if enabled else "user.disable"
+                audits.append(self._audit(action, row, before, changes, now))
+            else:
+                self.counts.unchanged += 1  # moved or renamed: only the DN changed
+        self.counts.added += len(creates)
+        if self.dry_run:
+            return
+        with transaction.atomic():
+            if creates:
+                User.objects.bulk_create(creates, batch_size=WRITE_BATCH)
+                audits.extend(self._audit("user.create", user, None, user.fields_snapshot, now) for user in creates)
+            if updates:
+                User.objects.bulk_update(updates, ["upn", "display_name", "email", "office_phone", "mobile_phone",
+                                                   "is_active", "session_epoch", "external_dn", "deleted_at",
+                                                   "updated_at"], batch_size=WRITE_BATCH)
+            if mark_seen and ids:
+                User.objects.filter(directory_connection=c, external_id__in=ids).update(sync_seen_run=self.run.pk)
+            if audits:
+                AuditEvent.objects.bulk_create(audits, batch_size=WRITE_BATCH)
+        if signed_out:
+            _revoke_tokens(signed_out)
+
+    def _audit(self, action: str, user: User, before, after, now) -> AuditEvent:
+        return AuditEvent(time=now, actor=None, actor_label=self.actor, action=action, target_type="user",
+                          target_id=str(user.pk or ""), target_label=user.upn[:300], before=before, after=after)
+
+    def _reconcile_ids(self, conn) -> None:
+        """Every id in scope, nothing else: what a scheduled delta needs to find deletions and
+        people moved out of scope."""
+        c, done = self.connection, 0
+        attribute = self.mapping["id"]
+        for page in self._searches(conn, c.user_filter, [attribute], "user filter"):
+            ids = [i for i in (_id_of(raw, attribute) for _, raw in page.entries) if i]
+            if self.dry_run:
+                self.seen.update(ids)
+            else:
+                User.objects.filter(directory_connection=c, external_id__in=ids).update(sync_seen_run=self.run.pk)
+            done += len(ids)
+            self._progress("checking for deletions", done, None)
+
+    def _ad_tombstones(self, conn) -> None:
+        """Objects deleted since the high-water mark, read from the domain's Deleted Objects
+        container (needs the right to list it; without it, reconciliation finds deletions)."""
+        c = self.connection
+        attribute = self.mapping["id"]
+        domains = {",".join(p for p in base.split(",") if p.strip().lower().startswith("dc="))
+                   for base in c.base_dn_list}
+        ids: list[str] = []
+        for domain in filter(None, domains):
+            try:
+                for page in ldap.paged_search(conn, f"CN=Deleted Objects,{domain}",
+                                              f"(&(isDeleted=TRUE)(uSNChanged>={int(c.high_water) + 1}))",
+                                              [attribute], label="tombstone search",
+                                              controls=[(ldap.SHOW_DELETED, True, None)]):
+                    ids.extend(i for i in (_id_of(raw, attribute) for _, raw in page.entries) if i)
+            except DirectoryError:
+                return  # not readable by this account: the scheduled reconciliation finds them
+        if ids:
+            gone = list(User.objects.filter(directory_connection=c, external_id__in=ids, deleted_at__isnull=True)
+                        .values_list("pk", flat=True))
+            self._soft_delete(gone)
+            Group.objects.filter(directory_connection=c, external_id__in=ids).delete() if not self.dry_run else None
+
+    def _threshold(self) -> int:
+        c = self.connection
+        limit = c.delete_threshold
+        if c.delete_threshold_percent:
+            total = User.objects.filter(directory_connection=c, deleted_at__isnull=True).count()
+            limit = min(limit, math.floor(total * c.delete_threshold_percent / 100))
+        return limit
+
+    def _delete_missing(self) -> None:
+        c = self.connection
+        live = User.objects.filter(directory_connection=c, deleted_at__isnull=True)
+        if self.dry_run:
+            gone = [pk for pk, ext in live.values_list("pk", "external_id") if ext not in self.seen]
+        else:
+            gone = list(live.filter(Q(sync_seen_run__isnull=True) | ~Q(sync_seen_run=self.run.pk))
+                        .values_list("pk", flat=True))
+        self._soft_delete(gone)
+
+    def _soft_delete(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        limit = self._threshold() if self.allow_deletes is None else max(self.allow_deletes, 0)
+        if len(ids) > limit:
+            self.counts.pending_deletes += len(ids)
+            return
+        self.counts.deleted += len(ids)
+        if self.dry_run:
+            return
+        now = timezone.now()
+        for start in range(0, len(ids), WRITE_BATCH):
+            chunk = ids[start:start + WRITE_BATCH]
+            with transaction.atomic():
+                rows = list(User.objects.filter(pk__in=chunk).only("id", "upn"))
+                User.objects.filter(pk__in=chunk).update(deleted_at=now, is_active=False,
+                                                         session_epoch=F("session_epoch") + 1, updated_at=now)
+                AuditEvent.objects.bulk_create([self._audit("user.delete", row, {"enabled": True},
+                                                            {"deleted": True, "restorable_until":
+                                                             (now + RETENTION).isoformat()}, now) for row in rows])
+            _revoke_tokens(chunk)
+
+    # --- groups -------------------------------------------------------------------------
+
+    def _import_groups(self, conn, full: bool, reconcile: bool) -> None:
+        c, m = self.connection, self.mapping
+        if not full and reconcile:
+            full = True  # scheduled runs re-read groups whole: memberships are where drift hides
+        search_filter = c.group_filter if full else self._delta_filter(c.group_filter)
+        attributes = sorted({m["id"], m.get("group_name") or "cn", m.get("group_description") or "description",
+                             m.get("member") or "member", "uniqueMember"})
+        groups: dict[str, dict] = {}  # normalised DN -> parsed
+        for page in self._searches(conn, search_filter, attributes, "group filter"):
+            for dn, raw in page.entries:
+                parsed = self._read_group(dn, raw)
+                if parsed:
+                    groups[parsed["dn"]] = parsed
+        if full:
+            self.seen_groups = {g["id"] for g in groups.values()}
+        stored = {g.external_id: g for g in Group.objects.filter(directory_connection=c)}
+        now = timezone.now()
+        for parsed in groups.values():
+            group = stored.get(parsed["id"])
+            conflict = Group.objects.filter(name=parsed["name"]).exclude(
+                directory_connection=c, external_id=parsed["id"]).exists()
+            if conflict:
+                self.warn(Warning(f"A group named {parsed['name']} already exists; the directory's group was "
+                                  "not synced.", parsed["raw_dn"], "", m.get("group_name") or "cn", parsed["name"]))
+                continue
+            if group is None:
+                group = Group(name=parsed["name"], description=parsed["description"], directory_connection=c,
+                              external_id=parsed["id"], external_dn=parsed["dn"])
+                self.counts.groups_changed += 1
+                if not self.dry_run:
+                    group.save()
+                    AuditEvent.objects.create(time=now, actor_label=self.actor, action="group.create",
+                                              target_type="group", target_id=str(group.pk), target_label=group.name)
+            elif (group.name, group.description, group.external_dn) != (parsed["name"], parsed["description"],
+                                                                        parsed["dn"]):
+                self.counts.groups_changed += 1
+                if not self.dry_run:
+                    Group.objects.filter(pk=group.pk).update(name=parsed["name"], description=parsed["description"],
+                                                             external_dn=parsed["dn"])
+            if group.pk is None:
+                continue
+            self._sync_members(group, self._flatten(parsed, groups))
+        if full and not self.dry_run:
+            gone = [g for ext, g in stored.items() if ext not in self.seen_groups]
+            for group in gone:
+                AuditEvent.objects.create(time=now, actor_label=self.actor, action="group.delete",
+                                          target_type="group", target_id=str(group.pk), target_label=group.name)
+                group.delete()
+            self.counts.groups_changed += len(gone)
+
+    def _read_group(self, dn: str, raw: dict) -> dict | None:
+        m = self.mapping
+        external_id = _id_of(raw, m["id"])
+        name = clean_text(_first_text(raw, m.get("group_name") or "cn"))
+        if not external_id or not name:
+            self.warn(Warning("The group has no usable id or name; it was not synced.", dn))
+            return None
+        if len(name) > 128:
+            self.warn(Warning("The group name is longer than 128 characters; the group was not synced.", dn,
+                              value=name[:200]))
+            return None
+        description = clean_text(_first_text(raw, m.get("group_description") or "description"))[:512]
+        members = []
+        for attribute in {m.get("member") or "member", "uniqueMember"}:
+            for value in _values(raw, attribute):
+                text = value.decode("utf-8", errors="replace")
+                if attribute.lower() == "uniquemember":
+                    text = text.split("#", 1)[0]  # an optional "#'bits'B" uid suffix
+                members.append(normalise_dn(text))
+        return {"id": external_id, "dn": normalise_dn(dn), "raw_dn": dn, "name": name, "description": description,
+                "members": members}
+
+    def _flatten(self, group: dict, groups: dict[str, dict]) -> set[str]:
+        """Member DNs of people, with nested groups' members folded in (cycles are harmless)."""
+        people, seen, stack = set(), {group["dn"]}, list(group["members"])
+        while stack:
+            dn = stack.pop()
+            nested = groups.get(dn)
+            if nested is not None:
+                if dn not in seen:
+                    seen.add(dn)
+                    stack.extend(nested["members"])
+            else:
+                people.add(dn)
+        return people
+
+    def _sync_members(self, group: Group, member_dns: set[str]) -> None:
+        c = self.connection
+        wanted: set[int] = set()
+        dns = list(member_dns)
+        for start in range(0, len(dns), 900):
+            wanted.update(User.objects.filter(directory_connection=c, deleted_at__isnull=True,
+                                              external_dn__in=dns[start:start + 900]).values_list("pk", flat=True))
+        through = Group.members.through
+        have = set(through.objects.filter(group_id=group.pk).values_list("user_id", flat=True))
+        add, remove = wanted - have, have - wanted
+        self.counts.memberships_changed += len(add) + len(remove)
+        if self.dry_run or not (add or remove):
+            return
+        with transaction.atomic():
+            through.objects.bulk_create([through(group_id=group.pk, user_id=pk) for pk in add],
+                                        batch_size=WRITE_BATCH)
+            removal = list(remove)
+            for start in range(0, len(removal), 900):
+                through.objects.filter(group_id=group.pk, user_id__in=removal[start:start + 900]).delete()
+            AuditEvent.objects.create(time=timezone.now(), actor_label=self.actor, action="group.members.sync",
+                                      target_type="group", target_id=str(group.pk), target_label=group.name,
+                                      after={"added": len(add), "removed": len(remove)})
+
+
+def _values(raw: dict, attribute: str) -> list[bytes]:
+    values = raw.get(attribute)
+    if values is None:
+        lowered = attribute.lower()
+        for name, candidate in raw.items():
+            if name.lower() == lowered or name.lower().startswith(lowered + ";range="):
+                return candidate
+        return []
+    return values
+
+
+def _first_text(raw: dict, attribute: str) -> str:
+    values = _values(raw, attribute)
+    return values[0].decode("utf-8", errors="replace") if values else ""
+
+
+def _id_of(raw: dict, attribute: str) -> str | None:
+    values = _values(raw, attribute)
+    return decode_id(values[0], attribute) if values else None
+
+
+def _revoke_tokens(user_ids: list[int]) -> None:
+    """Disabled or deleted in the directory: their OpenID Connect tokens stop too."""
+    try:
+        from watchword.protocols.services import revoke_tokens_of_users
+    except ImportError:
+        return
+    revoke_tokens_of_users(user_ids)
+
+
+def run_sync(connection: DirectoryConnection, **options) -> SyncRun:
+    """Run one sync of ``connection`` now (see ``Runner`` for the options)."""
+    started = time.monotonic()
+    run = Runner(connection, **options).execute()
+    run.elapsed = time.monotonic() - started
+    return run
+
+
+def purge_deleted(now=None) -> int:
+    """Remove people soft-deleted more than 30 days ago, with their methods."""
+    now = now or timezone.now()
+    doomed = list(User.objects.filter(deleted_at__lt=now - RETENTION).values_list("pk", "upn"))
+    for pk, upn in doomed:
+        with transaction.atomic():
+            AuditEvent.objects.create(time=now, actor_label="system", action="user.purge", target_type="user",
+                                      target_id=str(pk), target_label=upn,
+                                      reason="soft-deleted more than 30 days ago")
+            User.objects.filter(pk=pk).delete()
+    return len(doomed)
