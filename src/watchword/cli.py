@@ -1,4 +1,4 @@
-"""The ``watchword`` command line: init, serve, user …, mfa state …, keys rotate, radius …."""
+"""The ``watchword`` command line: init, serve, user …, mfa state …, keys rotate, radius …, sync …."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def cmd_user_list(args) -> int:
     from watchword.directory.services import clean_mfa_state
     from watchword.core.errors import WatchwordError
 
-    users = User.objects.annotate(method_count=Count("methods")).order_by("upn")
+    users = User.objects.filter(deleted_at__isnull=True).annotate(method_count=Count("methods")).order_by("upn")
     if args.state:
         try:
             users = users.filter(mfa_state=clean_mfa_state(args.state))
@@ -628,6 +628,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = api_token.add_parser("revoke", help="revoke an API token", description="Revoke an API token by its id.")
     p.add_argument("id")
     p.set_defaults(func=cmd_api_token_revoke)
+
+    from watchword.sync.cli import register as register_sync
+
+    register_sync(sub, user)
 
     p = sub.add_parser("manage", help="Django management commands (advanced)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

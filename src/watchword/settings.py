@@ -25,6 +25,9 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = data_dir()
 
 DEBUG = env_bool("WATCHWORD_DEBUG", False)
+# ``watchword serve`` runs the directory-sync scheduler in a child process unless this is off
+# (then ``watchword worker`` runs it, once for every node).
+SYNC_SCHEDULER = env_bool("WATCHWORD_SYNC_SCHEDULER", True)
 SECRET_KEY = env_str("WATCHWORD_SECRET_KEY") or load_or_create_secret(DATA_DIR / "secret.key")
 ALLOWED_HOSTS = env_list("WATCHWORD_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 ORGANISATION_NAME = env_str("WATCHWORD_ORGANISATION", "Watchword")

@@ -176,6 +176,25 @@ def start_gunicorn(socket_path: str, workers: int) -> subprocess.Popen:
                             env=env, process_group=0, preexec_fn=_die_with_parent)
 
 
+def start_scheduler() -> subprocess.Popen:
+    """The directory-sync scheduler (``watchword.sync.scheduler``), in a process of its own that
+    dies with the front."""
+    env = {**os.environ}
+    env.setdefault("DJANGO_SETTINGS_MODULE", "watchword.settings")
+    return subprocess.Popen([sys.executable, "-m", "watchword.sync.scheduler"], env=env, process_group=0,
+                            preexec_fn=_die_with_parent)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_until_accepting(proc: subprocess.Popen, socket_path: str) -> None:
     deadline = time.monotonic() + START_SECONDS
     while True:
@@ -228,10 +247,12 @@ def serve(*, bind: str, workers: int | None = None, ready=None) -> int:
     messages = None if settings.REDIS_URL else open_message_socket(settings.DATA_DIR)
     private = tempfile.mkdtemp(prefix="watchword-")  # 0700: only this user reaches gunicorn
     socket_path = os.path.join(private, "web.sock")
-    proc = None
+    proc = scheduler = None
     previous = signal.signal(signal.SIGTERM, _stop_now)  # until the front's own handlers take over
     try:
         proc = start_gunicorn(socket_path, workers or default_workers())
+        if settings.SYNC_SCHEDULER:
+            scheduler = start_scheduler()
         wait_until_accepting(proc, socket_path)
         config = hub.FrontConfig(upstream=socket_path, keepalive_seconds=settings.HUB_KEEPALIVE_SECONDS,
                                  max_connections=settings.HUB_MAX_CONNECTIONS, redis_url=settings.REDIS_URL)
@@ -248,6 +269,8 @@ def serve(*, bind: str, workers: int | None = None, ready=None) -> int:
         listener.close()
         if messages is not None:
             messages.close()
+        if scheduler is not None:
+            stop_process(scheduler)
         if proc is not None:
             stop_gunicorn(proc)
         shutil.rmtree(private, ignore_errors=True)

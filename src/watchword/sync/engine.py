@@ -55,6 +55,7 @@ LEASE = timedelta(minutes=10)  # a runner's claim on a connection, renewed every
 MAX_STORED_WARNINGS = 1000  # per run; the count goes on
 RETENTION = timedelta(days=30)  # soft-deleted people are restorable this long
 WRITE_BATCH = 500
+RETRY_AFTER_FAILURE = timedelta(minutes=1)
 
 Progress = Callable[[str, int, int | None], None]  # (phase, done, total or None)
 
@@ -216,7 +217,7 @@ class Runner:
                          f"deletion threshold ({self._threshold()}); nobody was deleted. Check the connection's "
                          "base DNs and filter; if the deletions are right, run again confirming them.")
         with transaction.atomic():
-            updates = {"last_poll_at": now, "lock_expires": now + LEASE}
+            updates = {"last_poll_at": now, "lock_expires": now + LEASE, "retry_after": None}
             if not self.dry_run:
                 updates["high_water"] = mark or ""
                 if self.trigger != "continuous" or run.reconcile:
@@ -239,7 +240,9 @@ class Runner:
         run.finished_at = timezone.now()
         run.save()
         self._store_warnings()
-        DirectoryConnection.objects.filter(pk=self.connection.pk).update(last_poll_at=run.finished_at)
+        # The scheduler waits a minute before trying a failing directory again.
+        DirectoryConnection.objects.filter(pk=self.connection.pk).update(
+            last_poll_at=run.finished_at, retry_after=run.finished_at + RETRY_AFTER_FAILURE)
         release(self.connection, self.owner)
         return run
 

@@ -48,6 +48,7 @@ class DirectoryConnection(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_reconcile_at = models.DateTimeField(null=True, blank=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
+    retry_after = models.DateTimeField(null=True, blank=True, help_text="after a failed run: not before")
     # One run at a time per connection: ``host:pid`` of the runner and when its claim lapses.
     lock_owner = models.CharField(max_length=128, blank=True)
     lock_expires = models.DateTimeField(null=True, blank=True)

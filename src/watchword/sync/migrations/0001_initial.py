@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
                 ('last_run_at', models.DateTimeField(blank=True, null=True)),
                 ('last_reconcile_at', models.DateTimeField(blank=True, null=True)),
                 ('last_poll_at', models.DateTimeField(blank=True, null=True)),
+                ('retry_after', models.DateTimeField(blank=True, help_text='after a failed run: not before', null=True)),
                 ('lock_owner', models.CharField(blank=True, max_length=128)),
                 ('lock_expires', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
