@@ -16,15 +16,6 @@ SYNC_ATTRIBUTES = ["objectGUID", "userPrincipalName", "telephoneNumber", "mobile
 PEOPLE = "(&(objectCategory=person)(objectClass=user))"
 
 
-@pytest.fixture(scope="session")
-def dc():
-    reason = samba_available()
-    if reason:
-        pytest.skip(f"no Samba AD DC: {reason}")
-    with SambaDC() as running:
-        yield running
-
-
 @pytest.fixture(scope="module")
 def staff(dc):
     """Twenty people across London and Paris (sam ``staff00`` .. ``staff19``); returns their DNs."""
