@@ -325,7 +325,7 @@ class Runner:
         wanted_upns = [p.fields["upn"] for p in usable]
         holders = dict(User.objects.filter(upn__in=wanted_upns).values_list("upn", "external_id"))
         holder_conn = dict(User.objects.filter(upn__in=wanted_upns).values_list("upn", "directory_connection_id"))
-        creates: list[User] = []
+        creates: list[NewPerson] = []
         updates: list[User] = []
         audits: list[AuditEvent] = []
         signed_out: list[int] = []
@@ -343,12 +343,8 @@ class Runner:
                     continue
                 self.taken_upns[upn] = person.external_id
                 enabled = not person.disabled if person.disabled is not None else True
-                user = User(**person.fields, is_active=enabled, directory_connection_id=c.pk,
-                            external_id=person.external_id, external_dn=person.dn,
-                            sync_seen_run=self.run.pk if mark_seen else None,
-                            password="!" + secrets.token_hex(20), created_at=now, updated_at=now)
-                user.fields_snapshot = _snapshot(person.fields, enabled)
-                creates.append(user)
+                creates.append(NewPerson(fields=person.fields, enabled=enabled, external_id=person.external_id,
+                                         external_dn=person.dn, seen_run=self.run.pk if mark_seen else None))
                 continue
             self.taken_upns[row.upn] = person.external_id
             changes = {k: v for k, v in person.fields.items() if getattr(row, k) != v}
@@ -395,8 +391,9 @@ class Runner:
             return
         with transaction.atomic():
             if creates:
-                User.objects.bulk_create(creates, batch_size=WRITE_BATCH)
-                audits.extend(self._audit("user.create", user, None, user.fields_snapshot, now) for user in creates)
+                _insert_people(c.pk, creates, now)
+                audits.extend(self._audit("user.create", person, None, _snapshot(person.fields, person.enabled), now)
+                              for person in creates)
             if updates:
                 User.objects.bulk_update(updates, ["upn", "display_name", "email", "office_phone", "mobile_phone",
                                                    "is_active", "session_epoch", "external_dn", "deleted_at",
@@ -404,13 +401,14 @@ class Runner:
             if mark_seen and ids:
                 User.objects.filter(directory_connection=c, external_id__in=ids).update(sync_seen_run=self.run.pk)
             if audits:
-                AuditEvent.objects.bulk_create(audits, batch_size=WRITE_BATCH)
+                _insert_audit(audits)
         if signed_out:
             _revoke_tokens(signed_out)
 
-    def _audit(self, action: str, user: User, before, after, now) -> AuditEvent:
+    def _audit(self, action: str, user, before, after, now) -> AuditEvent:
         return AuditEvent(time=now, actor=None, actor_label=self.actor, action=action, target_type="user",
-                          target_id=str(user.pk or ""), target_label=user.upn[:300], before=before, after=after)
+                          target_id=str(user.pk or ""), target_label=user.upn[:300], before=before, after=after,
+                          result="success", reason="")
 
     def _reconcile_ids(self, conn) -> None:
         """Every id in scope, nothing else: what a scheduled delta needs to find deletions and
@@ -599,6 +597,62 @@ class Runner:
             AuditEvent.objects.create(time=timezone.now(), actor_label=self.actor, action="group.members.sync",
                                       target_type="group", target_id=str(group.pk), target_label=group.name,
                                       after={"added": len(add), "removed": len(remove)})
+
+
+# An initial import writes every person and an audit row for each. Django's ``bulk_create``
+# prepares each value of each row through the field machinery, which cost about a third of an
+# import of 10,000 people; one ``executemany`` of plain tuples per page does the same writes.
+
+PERSON_INSERT_COLUMNS = ("password", "upn", "display_name", "email", "office_phone", "mobile_phone", "is_active",
+                         "role", "mfa_state", "must_change_password", "session_epoch", "directory_connection_id",
+                         "external_id", "external_dn", "sync_seen_run", "created_at", "updated_at")
+
+
+@dataclass
+class NewPerson:
+    fields: dict
+    enabled: bool
+    external_id: str
+    external_dn: str
+    seen_run: int | None
+    pk: int | None = None
+
+    @property
+    def upn(self) -> str:
+        return self.fields["upn"]
+
+
+def _insert_people(connection_id: int, people: list[NewPerson], now) -> None:
+    """Insert new people (no usable password: the directory checks it) and set their ids."""
+    from django.db import connection
+
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    rows = [(f"!{secrets.token_hex(20)}", p.upn, p.fields.get("display_name") or p.upn, p.fields.get("email", ""),
+             p.fields.get("office_phone", ""), p.fields.get("mobile_phone", ""), p.enabled, "user", "disabled", False,
+             0, connection_id, p.external_id, p.external_dn, p.seen_run, stamp, stamp) for p in people]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {User._meta.db_table} ({', '.join(PERSON_INSERT_COLUMNS)}) "
+                           f"VALUES ({', '.join(['%s'] * len(PERSON_INSERT_COLUMNS))})", rows)
+    ids = dict(User.objects.filter(directory_connection_id=connection_id,
+                                   external_id__in=[p.external_id for p in people]).values_list("external_id", "pk"))
+    for person in people:
+        person.pk = ids[person.external_id]
+
+
+def _insert_audit(events: list[AuditEvent]) -> None:
+    import json
+
+    from django.db import connection
+
+    json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    rows = [(connection.ops.adapt_datetimefield_value(e.time), e.actor_label, e.action, e.target_type, e.target_id,
+             e.target_label, None if e.before is None else json.dumps(e.before),
+             None if e.after is None else json.dumps(e.after), e.result, e.reason) for e in events]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f'INSERT INTO {AuditEvent._meta.db_table} ("time", "actor_label", "action", "target_type", "target_id", '
+            f'"target_label", "before", "after", "result", "reason") VALUES (%s, %s, %s, %s, %s, %s, {json_value}, '
+            f'{json_value}, %s, %s)', rows)
 
 
 def _values(raw: dict, attribute: str) -> list[bytes]:

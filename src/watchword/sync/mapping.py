@@ -172,6 +172,8 @@ def _text(value: bytes | None) -> str | None:
 
 def clean_text(value: str) -> str:
     """Single-line, without control characters (a directory may hold anything)."""
+    if value.isprintable():  # nearly always: no control, surrogate, private-use or line-separator characters
+        return value.strip()
     value = value.replace("\r", " ").replace("\n", " ").replace("\t", " ")
     return "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Zl", "Zp")).strip()
 
