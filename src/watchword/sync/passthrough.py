@@ -82,6 +82,35 @@ def _attempt(endpoint: ldap.Endpoint, dn: str, password: str, pool: queue.LifoQu
     return ok, conn
 
 
+def ldap_normal(dn: str) -> str:
+    from watchword.sync.mapping import normalise_dn
+
+    return normalise_dn(dn)
+
+
+def _current_dn(connection, endpoint: ldap.Endpoint, user) -> str | None:
+    """Where the person's entry is now, found by its immutable id with the connection's own
+    account (None when it cannot be looked up)."""
+    from watchword.sync.mapping import effective_mapping
+
+    attribute = effective_mapping(connection.flavour, connection.mapping)["id"]
+    try:
+        conn = ldap.connect(endpoint)
+    except DirectoryError:
+        return None
+    try:
+        for base in connection.base_dn_list:
+            for page in ldap.paged_search(conn, base, ldap.by_id_filter(attribute, user.external_id), ["1.1"],
+                                          page_size=2):
+                for found, _ in page.entries:
+                    return ldap_normal(found)
+    except (DirectoryError, ValueError):
+        return None
+    finally:
+        ldap.close(conn)
+    return None
+
+
 def check_password(connection, user, password: str) -> bool:
     """True when the directory accepts ``password`` for ``user``; ``DirectoryUnavailable`` when
     it cannot say."""
@@ -93,22 +122,32 @@ def check_password(connection, user, password: str) -> bool:
     pool = _pool(endpoint)
     dn = user.external_dn
     last: Exception | None = None
-    for _ in range(2):
+    failures = 0
+    looked_up = False
+    while failures < 2:  # a broken pooled connection is retried once on a fresh one
         try:
             ok, conn = _attempt(endpoint, dn, password, pool)
         except DirectoryError as exc:
-            last = exc
+            last, failures = exc, failures + 1
             if exc.code in ("tls_failed", "invalid_url"):
                 break
             continue
         except (lx.LDAPException, OSError) as exc:
-            last = exc
+            last, failures = exc, failures + 1
             continue
         if conn is not None:
             try:
                 pool.put_nowait(conn)
             except queue.Full:
                 ldap.close(conn)
+        if not ok and not looked_up:
+            looked_up = True
+            moved = _current_dn(connection, endpoint, user)
+            if moved and moved != ldap_normal(dn):
+                # Moved or renamed in the directory since the last sync: bind where the entry is now.
+                type(user).objects.filter(pk=user.pk).update(external_dn=moved)
+                dn = moved
+                continue
         return ok
     if isinstance(last, DirectoryError) and last.code == "timeout":
         raise DirectoryUnavailable(str(last), "timeout")

@@ -134,3 +134,15 @@ def test_deleted_people_cannot_sign_in_and_are_not_found(scope, connect_director
     response = SignIn.password(Client(), "cleo@example.org", PASSWORD)
 
     assert "incorrect" in SignIn.error_text(response)
+
+
+def test_a_person_moved_since_the_last_sync_still_signs_in(scope, connect_directory):
+    dn = scope.person("dora", password=PASSWORD)
+    connection = connect_directory()
+    run_sync(connection)
+    moved = scope.server.rename(dn, "uid=dora", new_superior=f"ou=paris,{scope.people_dn}")
+
+    response = SignIn.password(Client(), "dora@example.org", PASSWORD)
+
+    assert response.status_code == 302
+    assert User.objects.get(upn="dora@example.org").external_dn == moved.lower()
