@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("watchword.portal.urls")),
     path("", include("watchword.signin.urls")),
     path("", include("watchword.directory.urls")),
+    path("", include("watchword.sync.urls")),
     path("", include("watchword.audit.urls")),
     path("", include("watchword.delivery.urls")),
     path("", include("watchword.methods.urls")),
