@@ -161,7 +161,7 @@ def get_user(upn_or_id: object) -> User:
     else:
         column, value = "upn", normalise_upn(text)
     # A prepared lookup by a unique key: every API call and RADIUS request finds a person this way.
-    # Soft-deleted people (gone from their directory) are not found; ``get_deleted_user`` finds them.
+    # Soft-deleted people (gone from their directory) are not found (Admin → Users → Deleted people lists them).
     found = list(User.objects.raw(f"SELECT * FROM {User._meta.db_table} WHERE {column} = %s AND deleted_at IS NULL",
                                   [value]))
     if not found:

@@ -19,6 +19,7 @@ from watchword.directory.phones import display_phone
 from watchword.directory.services import (
     create_user,
     get_user,
+    managed_message,
     reset_password,
     revoke_sessions,
     set_enabled,
@@ -33,6 +34,8 @@ from watchword.methods.services import (
     unblock_mfa,
 )
 from watchword.signin.guards import admin_required
+from watchword.sync.engine import RETENTION
+from watchword.sync.services import restore_user
 
 BULK_ACTIONS = {"enable": MfaState.ENABLED, "enforce": MfaState.ENFORCED, "disable": MfaState.DISABLED}
 
@@ -156,8 +159,9 @@ def user_detail(request, user_id: int):
     form = UserForm(request.POST or None, initial=initial)
     if not request.user.is_global_admin:
         form.fields["role"].disabled = True
+    managed = _show_managed(form, target)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
+        data = {k: v for k, v in form.cleaned_data.items() if k not in managed}
         if not request.user.is_global_admin:
             data.pop("role", None)
         try:
@@ -169,10 +173,32 @@ def user_detail(request, user_id: int):
             return redirect("directory:user_detail", user_id=target.pk)
     methods = methods_of(target)
     return render(request, "directory/user_detail.html", {
-        "target": target, "form": form, "states": MfaState.choices,
+        "target": target, "form": form, "states": MfaState.choices, "managed": managed,
+        "connection": target.directory_connection if target.is_synced else None,
+        "dn_parts": target.external_dn.split(","),  # shown with a line-break opportunity after each comma
+        "enabled_note": managed_message(target, "enabled") if "enabled" in managed else "",
+        "password_note": (f"Their password is checked by the directory {target.directory_connection.name} "
+                          "(pass-through), so it is reset there, not here.") if "password" in managed else "",
         "methods": [{"method": m, "device": device_of(m), "number": display_phone(m.phone) if m.phone else ""}
                     for m in methods],
     })
+
+
+def _show_managed(form, target: User) -> frozenset[str]:
+    """The attributes the person's directory owns, read-only in the form: a disabled field keeps
+    its initial value whatever is posted, and the view leaves them out of the update."""
+    managed = target.managed_fields()
+    if not managed:
+        return managed
+    note = (f"Managed by the directory {target.directory_connection.name}; change it there. The change appears "
+            "here after the next sync.")
+    for name in managed:
+        if name in form.fields:
+            form.fields[name].disabled = True
+            form.fields[name].help_text = note
+    if {"office_phone", "mobile_phone"} <= managed:
+        del form.fields["phone_country"]  # only reads typed numbers
+    return managed
 
 
 @admin_required
@@ -237,6 +263,10 @@ def user_action(request, user_id: int, action: str):
     if request.method != "POST":
         if action not in CONFIRM:
             return redirect("directory:user_detail", user_id=target.pk)
+        owned = {"reset-password": "password", "disable": "enabled"}.get(action)
+        if owned in target.managed_fields():
+            messages.error(request, managed_message(target, owned))
+            return redirect("directory:user_detail", user_id=target.pk)
         title, text, button = CONFIRM[action]
         return render(request, "directory/confirm.html", {
             "target": target, "title": title, "text": text.format(name=target.display_name), "button": button,
@@ -265,6 +295,55 @@ def user_action(request, user_id: int, action: str):
     except WatchwordError as exc:
         messages.error(request, exc.public_message)
     return redirect("directory:user_detail", user_id=target.pk)
+
+
+# --- soft-deleted people -------------------------------------------------------------------
+
+@admin_required
+@require_http_methods(["GET", "HEAD"])
+def deleted_users(request):
+    """People who left their directory: hidden and disabled, restorable with their methods
+    until they are purged (30 days)."""
+    people = User.objects.filter(deleted_at__isnull=False).select_related("directory_connection") \
+        .order_by("-deleted_at", "upn")
+    page = Paginator(people, 50).get_page(request.GET.get("page"))
+    for person in page:
+        person.restorable_until = person.deleted_at + RETENTION
+    return render(request, "directory/deleted_users.html", {"page": page, "retention_days": RETENTION.days})
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def restore_deleted_user(request, user_id: int):
+    person = User.objects.filter(pk=user_id, deleted_at__isnull=False).select_related("directory_connection") \
+        .first() if user_id < 2**63 else None
+    if person is None or not can_manage(request.user, person):
+        messages.error(request, "There is no such deleted person, or you may not manage them.")
+        return redirect("directory:deleted_users")
+    if request.method != "POST":
+        if person.directory_connection_id:
+            text = (f"{person.display_name} is no longer in the directory {person.directory_connection.name}. "
+                    "Restoring brings them back with their sign-in methods as a person managed in Watchword (no "
+                    "longer synced). They get a one-time password, shown once on the next page, and must change "
+                    "it at their next sign-in.")
+        else:
+            text = f"{person.display_name} is brought back with their sign-in methods and can sign in again."
+        return render(request, "directory/confirm.html", {
+            "target": person, "title": "Restore this person?", "text": text, "button": "Restore",
+            "button_class": "primary", "post_url": f"/admin/users/deleted/{person.pk}/restore",
+            "cancel_url": "/admin/users/deleted"})
+    one_time = restore_user(person, actor=request.user, request=request)
+    if one_time:
+        return render(request, "directory/user_restored.html", {"target": person, "one_time": one_time})
+    person.refresh_from_db()
+    if person.deleted_at is not None:
+        messages.error(request, "The person could not be restored.")
+        return redirect("directory:deleted_users")
+    text = f"{person.display_name} was restored."
+    if not person.has_usable_password():
+        text += " Reset their password so they can sign in."
+    messages.success(request, text)
+    return redirect("directory:user_detail", user_id=person.pk)
 
 
 # --- groups --------------------------------------------------------------------------------
