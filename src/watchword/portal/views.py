@@ -12,7 +12,9 @@ from django.views.decorators.http import require_http_methods
 from watchword.audit.services import record_change
 from watchword.core.errors import WatchwordError
 from watchword.directory.phones import display_phone
-from watchword.directory.services import change_own_password
+from watchword.directory.errors import ManagedByDirectory
+from watchword.directory.errors import ManagedByDirectory
+from watchword.directory.services import change_own_password, managed_message
 from watchword.methods import registry
 from watchword.methods.services import (
     complete_registration,
@@ -38,7 +40,13 @@ def home(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_password(request):
     """Change your own password: the current one first (counted like a sign-in failure when
-    wrong), then the new one twice. Other browsers are signed out; this one stays signed in."""
+    wrong), then the new one twice. Other browsers are signed out; this one stays signed in. A
+    password the person's directory checks is changed there, so the page says so instead (and a
+    post changes nothing)."""
+    if "password" in request.user.managed_fields():
+        return render(request, "portal/change_password.html",
+                      {"managed": managed_message(request.user, "password", own=True)},
+                      status=ManagedByDirectory.status if request.method == "POST" else 200)
     form = ChangePasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = request.user
@@ -70,9 +78,12 @@ def change_password(request):
 @signed_in_required
 def myaccount(request):
     user = request.user
+    managed = user.managed_fields()
     return render(request, "portal/myaccount.html", {
         "office_phone": display_phone(user.office_phone), "mobile_phone": display_phone(user.mobile_phone),
         "method_count": user.methods.count(),
+        "notes": {name: managed_message(user, name, own=True)
+                  for name in ("office_phone", "mobile_phone", "password") if name in managed},
     })
 
 

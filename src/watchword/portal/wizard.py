@@ -194,6 +194,41 @@ def _phone_choices(user, change: str) -> list[tuple[str, str]]:
     return [(key, label) for key, label in PHONE_LABELS if key not in have]
 
 
+# A kind of phone, and the number on the person's account it can be set up with.
+OFFERED_NUMBERS = (("phone", "mobile_phone"), ("office_phone", "office_phone"))
+
+
+def _offers(user, choices: list[tuple[str, str]], change: str) -> list[dict]:
+    """Numbers already on the person's account (from their directory, or set by an
+    administrator), offered ready-made for a kind of phone they have not added yet. Choosing one
+    posts the same fields as typing it, so it is still verified by a code or a call. A stored
+    number that no longer parses, or cannot be reached that way, is not offered."""
+    if change:
+        return []
+    allowed, managed, offers = dict(choices), user.managed_fields(), []
+    for method_type, attribute in OFFERED_NUMBERS:
+        stored = getattr(user, attribute, "")
+        if method_type not in allowed or not stored:
+            continue
+        kind = registry.get(method_type)
+        try:
+            number = parse_phone(stored, allow_extension=kind.allow_extension)
+        except PhoneNumberInvalid:
+            continue
+        shown, buttons = display_phone(number.stored), []
+        for channel in kind.channels:
+            try:
+                check_reachable(number, text=channel == "text")
+            except PhoneNumberInvalid:
+                continue
+            buttons.append((channel, f"Text a code to {shown}" if channel == "text" else f"Call {shown}"))
+        if buttons:
+            offers.append({"method_type": method_type, "label": allowed[method_type], "number": number.stored,
+                           "buttons": buttons, "source": "From your organisation's directory"
+                           if attribute in managed else "From your account details"})
+    return offers
+
+
 def _phone_start(request, *, user, context, base_url):
     """Which phone, its number (country picker for numbers without a country code), and text or
     call; the number is checked, then a code is texted or a call placed. ``?change=<kind>``
@@ -235,7 +270,7 @@ def _phone_start(request, *, user, context, base_url):
                 return redirect(f"{base_url}?step=verify")
     return render(request, "portal/wizard.html", {
         **context, "phone_choices": choices, "countries": country_choices(), "values": values, "errors": errors,
-        "change": change}, status=400 if errors else 200)
+        "change": change, "offers": _offers(user, choices, change)}, status=400 if errors else 200)
 
 
 def _phone_verify(request, pending, *, user, context, base_url, finished):
