@@ -306,3 +306,29 @@ def test_an_entry_without_an_immutable_id_is_skipped_with_a_warning(scope, conne
 
     assert run.added == 1 and people(connection)["anna@example.org"].external_id == "e-1001"
     assert any("no usable immutable id" in w.message for w in run.warnings.all())
+
+
+def test_people_deleted_more_than_30_days_ago_are_purged_with_their_methods(scope, connect_directory, enrol):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from watchword.methods.models import Method
+    from watchword.sync.engine import purge_deleted
+
+    for uid in ("old", "recent"):
+        scope.person(uid)
+    connection = connect_directory()
+    run_sync(connection)
+    old, recent = User.objects.get(upn="old@example.org"), User.objects.get(upn="recent@example.org")
+    enrol(old)
+    now = timezone.now()
+    User.objects.filter(pk=old.pk).update(deleted_at=now - timedelta(days=31), is_active=False)
+    User.objects.filter(pk=recent.pk).update(deleted_at=now - timedelta(days=29), is_active=False)
+
+    purged = purge_deleted(now)
+
+    assert purged == 1
+    assert not User.objects.filter(pk=old.pk).exists() and not Method.objects.filter(user_id=old.pk).exists()
+    assert User.objects.filter(pk=recent.pk).exists()
+    assert AuditEvent.objects.filter(action="user.purge", target_label="old@example.org").exists()
