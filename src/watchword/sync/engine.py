@@ -183,7 +183,7 @@ class Runner:
                 start_usn = ldap.highest_usn(conn)
                 if not full and start_usn and c.high_water and int(start_usn) <= int(c.high_water) \
                         and not reconcile:
-                    return self._finish(conn, c.high_water, quiet=True)
+                    return self._finish(conn, c.high_water)  # nothing changed since the last run
             seen_mark = self._import_people(conn, full)
             if self.is_ad:
                 new_mark = start_usn or seen_mark or c.high_water
@@ -204,7 +204,7 @@ class Runner:
             self._fail(conn, f"Unexpected error: {type(exc).__name__}: {str(exc)[:300]}")
             raise
 
-    def _finish(self, conn, mark: str, *, quiet: bool = False) -> SyncRun:
+    def _finish(self, conn, mark: str) -> SyncRun:
         ldap.close(conn)
         c, run, counts = self.connection, self.run, self.counts
         now = timezone.now()
@@ -323,8 +323,10 @@ class Runner:
                     User.objects.filter(directory_connection=c, external_id__in=[p.external_id for p in usable])
                     .only(*USER_COLUMNS)}
         wanted_upns = [p.fields["upn"] for p in usable]
-        holders = dict(User.objects.filter(upn__in=wanted_upns).values_list("upn", "external_id"))
-        holder_conn = dict(User.objects.filter(upn__in=wanted_upns).values_list("upn", "directory_connection_id"))
+        holders, holder_conn = {}, {}
+        for upn, external_id, connection_id in User.objects.filter(upn__in=wanted_upns).values_list(
+                "upn", "external_id", "directory_connection_id"):
+            holders[upn], holder_conn[upn] = external_id, connection_id
         creates: list[NewPerson] = []
         updates: list[User] = []
         audits: list[AuditEvent] = []
@@ -445,7 +447,8 @@ class Runner:
             gone = list(User.objects.filter(directory_connection=c, external_id__in=ids, deleted_at__isnull=True)
                         .values_list("pk", flat=True))
             self._soft_delete(gone)
-            Group.objects.filter(directory_connection=c, external_id__in=ids).delete() if not self.dry_run else None
+            if not self.dry_run:
+                Group.objects.filter(directory_connection=c, external_id__in=ids).delete()
 
     def _threshold(self) -> int:
         c = self.connection
