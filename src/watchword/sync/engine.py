@@ -153,7 +153,9 @@ class Runner:
         self.owner = owner_label()
         self.seen: set[str] = set()  # dry runs only: ids seen (a dry run writes no marks)
         self.seen_groups: set[str] = set()
-        self.taken_upns: dict[str, str] = {}  # upn -> external id, within this run's pages
+        # Sign-in names claimed in this run and not yet in the database: one page's worth, as each
+        # page is committed before the next is read (a dry run, which writes nothing, keeps all).
+        self.taken_upns: dict[str, str] = {}
 
     # --- the run ------------------------------------------------------------------------
 
@@ -327,6 +329,8 @@ class Runner:
         for upn, external_id, connection_id in User.objects.filter(upn__in=wanted_upns).values_list(
                 "upn", "external_id", "directory_connection_id"):
             holders[upn], holder_conn[upn] = external_id, connection_id
+        if not self.dry_run:
+            self.taken_upns = {}
         creates: list[NewPerson] = []
         updates: list[User] = []
         audits: list[AuditEvent] = []

@@ -332,3 +332,14 @@ def test_people_deleted_more_than_30_days_ago_are_purged_with_their_methods(scop
     assert not User.objects.filter(pk=old.pk).exists() and not Method.objects.filter(user_id=old.pk).exists()
     assert User.objects.filter(pk=recent.pk).exists()
     assert AuditEvent.objects.filter(action="user.purge", target_label="old@example.org").exists()
+
+
+def test_two_entries_with_one_sign_in_name_keep_the_first_and_warn_about_the_second(scope, connect_directory):
+    scope.person("pat1", mail="pat@example.org")
+    scope.person("pat2", mail="pat@example.org")
+    connection = connect_directory(mapping={"upn": "mail"})
+
+    run = run_sync(connection)
+
+    assert run.added == 1 and User.objects.filter(upn="pat@example.org").count() == 1
+    assert any("already used by another directory entry" in w.message for w in run.warnings.all())
