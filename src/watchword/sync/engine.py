@@ -343,7 +343,8 @@ class Runner:
                 or (self.taken_upns.get(upn, person.external_id) != person.external_id)
             if row is None:
                 if upn_taken:
-                    other = "a Watchword-managed person" if holder_conn.get(upn) != c.pk else "another directory entry"
+                    managed_here = upn in holders and holder_conn[upn] != c.pk
+                    other = "a Watchword-managed person" if managed_here else "another directory entry"
                     self.warn(Warning(f"The sign-in name {upn} is already used by {other}; this entry was not "
                                       "synced.", person.dn, upn, self.mapping["upn"], upn))
                     continue
