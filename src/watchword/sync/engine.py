@@ -343,8 +343,12 @@ class Runner:
                 or (self.taken_upns.get(upn, person.external_id) != person.external_id)
             if row is None:
                 if upn_taken:
-                    managed_here = upn in holders and holder_conn[upn] != c.pk
-                    other = "a Watchword-managed person" if managed_here else "another directory entry"
+                    if upn not in holders or holder_conn[upn] == c.pk:
+                        other = "another directory entry"
+                    elif holder_conn[upn] is None:
+                        other = "a Watchword-managed person"
+                    else:
+                        other = "a person from another directory connection"
                     self.warn(Warning(f"The sign-in name {upn} is already used by {other}; this entry was not "
                                       "synced.", person.dn, upn, self.mapping["upn"], upn))
                     continue
