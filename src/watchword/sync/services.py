@@ -208,10 +208,27 @@ def _check_password(password: object, *, required: bool) -> None:
                                      field="bind_password")
 
 
+# Where the stored bind password is sent. Changing any of them without typing the password again
+# would let whoever holds an admin session point the connection at their own server and receive
+# the stored password in the next bind.
+DESTINATION_FIELDS = ("url", "start_tls", "ca_certificate", "bind_dn")
+
+
+def require_password_for_new_destination(connection: DirectoryConnection | None, cleaned: dict,
+                                         password: str | None) -> None:
+    if connection is None or password:
+        return
+    changed = [k for k in DESTINATION_FIELDS if getattr(connection, k) != cleaned[k]]
+    if changed:
+        raise InvalidConnectionField("Type the bind password again: it is only sent to a changed server, TLS "
+                                     "setting or bind DN when you give it.", field="bind_password")
+
+
 def update_connection(connection: DirectoryConnection, data: dict, *, password: str | None = None, actor,
                       request=None) -> DirectoryConnection:
     cleaned = clean_connection(data, existing=connection)
     _check_password(password, required=False)
+    require_password_for_new_destination(connection, cleaned, password)
     with transaction.atomic():
         row = DirectoryConnection.objects.select_for_update().get(pk=connection.pk)
         before = describe(row)

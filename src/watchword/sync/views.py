@@ -29,6 +29,7 @@ from watchword.sync.services import (
     create_connection,
     get_connection,
     remove_connection,
+    require_password_for_new_destination,
     test_connection,
     update_connection,
 )
@@ -157,6 +158,11 @@ def _test(form: ConnectionForm, data: dict, connection: DirectoryConnection | No
         cleaned = clean_connection(data, existing=connection)
     except InvalidConnectionField as exc:
         _apply_error(form, exc, data)
+        return None
+    try:
+        require_password_for_new_destination(connection, cleaned, form.password())
+    except InvalidConnectionField as exc:
+        form.add_error("bind_password", exc.public_message)
         return None
     password = form.password() or (bind_password(connection) if connection is not None else "")
     if not password:

@@ -278,6 +278,19 @@ def test_testing_a_saved_connection_uses_the_stored_password_when_none_is_typed(
     assert "Connection test: everything works" in page(response)
 
 
+@pytest.mark.parametrize("action", ["save", "test"])
+def test_the_stored_password_never_goes_to_a_changed_server_unless_typed_again(megan_browser, directory, action):
+    connection = connect(directory)
+
+    response = megan_browser.post(f"/admin/directory-sync/{connection.pk}/edit", settings_for(
+        directory, action=action, bind_password="", url="ldap://collector.example:389"))
+
+    assert response.status_code == 400
+    assert field_error(response, "bind_password").startswith("Type the bind password again")
+    connection.refresh_from_db()
+    assert connection.url == directory.url
+
+
 def test_testing_a_new_connection_without_a_password_asks_for_it(megan_browser, directory):
     response = megan_browser.post("/admin/directory-sync/new",
                                   settings_for(directory, action="test", bind_password=""))

@@ -156,3 +156,17 @@ def test_a_sync_killed_halfway_and_run_again_ends_with_everyone_once(tmp_path):
     assert second.returncode == 0, second.stderr
     assert rows == (PEOPLE, PEOPLE, PEOPLE)
     assert statuses == ["interrupted", "succeeded"] and deleted == 0
+
+
+def test_pointing_a_connection_elsewhere_needs_the_password_typed_again(capsys, monkeypatch, slapd, scope):
+    run(capsys, monkeypatch, *add_args(slapd, scope), stdin=slapd.service_password + "\n")
+
+    moved = run(capsys, monkeypatch, "sync", "connection", "edit", "corp", "--url", "ldap://attacker.example:389")
+    retyped = run(capsys, monkeypatch, "sync", "connection", "edit", "corp", "--url", "ldap://dc2.example.org:389",
+                  "--bind-password-stdin", stdin=slapd.service_password + "\n")
+    tuned = run(capsys, monkeypatch, "sync", "connection", "edit", "corp", "--interval", "5")
+
+    assert moved[0] == 2 and "Type the bind password again" in moved[2]
+    assert retyped[0] == 0 and tuned[0] == 0
+    connection = DirectoryConnection.objects.get()
+    assert connection.url == "ldap://dc2.example.org:389" and connection.interval_minutes == 5
