@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import transaction
@@ -42,6 +43,7 @@ from watchword.sync.errors import DirectoryError, SyncBusy
 from watchword.sync.mapping import (
     Incoming,
     Warning,
+    change_marker,
     clean_text,
     decode_id,
     effective_mapping,
@@ -187,18 +189,18 @@ class Runner:
                         and not reconcile:
                     return self._finish(conn, c.high_water)  # nothing changed since the last run
             seen_mark = self._import_people(conn, full)
-            if self.is_ad:
-                new_mark = start_usn or seen_mark or c.high_water
-                if not full:
-                    self._ad_tombstones(conn)
-            else:
-                new_mark = later_marker(c.high_water if not full else "", seen_mark) or c.high_water
+            if self.is_ad and not full:
+                self._ad_tombstones(conn)
             if reconcile and not full:
                 self._reconcile_ids(conn)
             if c.group_filter:
-                self._import_groups(conn, full, reconcile)
+                seen_mark = later_marker(seen_mark, self._import_groups(conn, full, reconcile))
             if reconcile:
                 self._delete_missing()
+            if self.is_ad:
+                new_mark = start_usn or seen_mark or c.high_water
+            else:
+                new_mark = later_marker(c.high_water if not full else "", held_back(seen_mark, now)) or c.high_water
             return self._finish(conn, new_mark)
         except DirectoryError as exc:
             return self._fail(conn, exc.public_message)
@@ -219,13 +221,15 @@ class Runner:
                          f"deletion threshold ({self._threshold()}); nobody was deleted. Check the connection's "
                          "base DNs and filter; if the deletions are right, run again confirming them.")
         with transaction.atomic():
-            updates = {"last_poll_at": now, "lock_expires": now + LEASE, "retry_after": None}
+            # Intervals count from when a run began, so a long run does not push the next poll back.
+            began = run.started_at
+            updates = {"last_poll_at": began, "lock_expires": now + LEASE, "retry_after": None}
             if not self.dry_run:
                 updates["high_water"] = mark or ""
                 if self.trigger != "continuous" or run.reconcile:
-                    updates["last_run_at"] = now
+                    updates["last_run_at"] = began
                 if run.reconcile:
-                    updates["last_reconcile_at"] = now
+                    updates["last_reconcile_at"] = began
             DirectoryConnection.objects.filter(pk=c.pk).update(**updates)
             if self.record_quiet or counts.changed() or stopped:
                 run.save()
@@ -507,10 +511,12 @@ class Runner:
             full = True  # scheduled runs re-read groups whole: memberships are where drift hides
         search_filter = c.group_filter if full else self._delta_filter(c.group_filter)
         attributes = sorted({m["id"], m.get("group_name") or "cn", m.get("group_description") or "description",
-                             m.get("member") or "member", "uniqueMember"})
+                             m.get("member") or "member", "uniqueMember"} | ({m["change"]} if m.get("change") else set()))
         groups: dict[str, dict] = {}  # normalised DN -> parsed
+        mark = ""
         for page in self._searches(conn, search_filter, attributes, "group filter"):
             for dn, raw in page.entries:
+                mark = later_marker(mark, change_marker(raw, m.get("change", "")))
                 parsed = self._read_group(dn, raw)
                 if parsed:
                     groups[parsed["dn"]] = parsed
@@ -550,6 +556,7 @@ class Runner:
                                           target_type="group", target_id=str(group.pk), target_label=group.name)
                 group.delete()
             self.counts.groups_changed += len(gone)
+        return mark
 
     def _read_group(self, dn: str, raw: dict) -> dict | None:
         m = self.mapping
@@ -665,6 +672,30 @@ def _insert_audit(events: list[AuditEvent]) -> None:
             f'INSERT INTO {AuditEvent._meta.db_table} ("time", "actor_label", "action", "target_type", "target_id", '
             f'"target_label", "before", "after", "result", "reason") VALUES (%s, %s, %s, %s, %s, %s, {json_value}, '
             f'{json_value}, %s, %s)', rows)
+
+
+# How far before a run's start the OpenLDAP high-water mark is held. The mark is the latest
+# change marker (entryCSN, or modifyTimestamp) seen; but a paged search reads each page in its own
+# snapshot, so an entry changed after its page was read, while a later page brought a newer
+# marker, would fall below the mark and never be read again. Holding the mark at the run's start
+# (less this margin, for clock differences with the directory) reads such changes in the next
+# delta, and a few recent ones twice, which changes nothing. Keep clocks in sync (NTP).
+MARK_MARGIN = timedelta(minutes=2)
+
+
+def held_back(mark: str, started) -> str:
+    """``mark``, or the run's start less the margin written as a marker of the same kind, if that
+    is earlier. CSNs and generalized times start with the UTC time, so they compare as text."""
+    if not mark or mark.isdigit() or len(mark) < 15 or not mark[:14].isdigit():
+        return mark
+    at = (started - MARK_MARGIN).astimezone(dt_timezone.utc)
+    if "#" in mark:  # entryCSN: 20261128074133.663006Z#000000#000#000000
+        limit = at.strftime("%Y%m%d%H%M%S.%fZ") + "#000000#000#000000"
+    elif mark[14:15] == ".":
+        limit = at.strftime("%Y%m%d%H%M%S.%fZ")
+    else:  # modifyTimestamp: 20261128074133Z
+        limit = at.strftime("%Y%m%d%H%M%SZ")
+    return min(mark, limit)
 
 
 def _values(raw: dict, attribute: str) -> list[bytes]:

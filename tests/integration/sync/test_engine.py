@@ -343,3 +343,57 @@ def test_two_entries_with_one_sign_in_name_keep_the_first_and_warn_about_the_sec
 
     assert run.added == 1 and User.objects.filter(upn="pat@example.org").count() == 1
     assert any("already used by another directory entry" in w.message for w in run.warnings.all())
+
+
+def test_a_change_made_to_an_already_read_page_during_a_run_is_read_by_the_next_delta(scope, connect_directory,
+                                                                                      monkeypatch):
+    """Pages are read in snapshots of their own: a change to an entry whose page was already
+    read, followed by a change on a later page, must not fall below the high-water mark."""
+    import watchword.sync.ldap as sync_ldap
+
+    first = scope.person("aaron", telephone="+44 20 7946 0100")
+    last = scope.person("zed", telephone="+44 20 7946 0200")
+    connection = connect_directory()
+    run_sync(connection)
+    scope.server.modify(first, {"telephoneNumber": "+44 20 7946 0101"})
+    scope.server.modify(last, {"telephoneNumber": "+44 20 7946 0201"})
+    real = sync_ldap.paged_search
+    changed = []
+
+    def one_entry_pages(conn, base, search_filter, attributes, **kwargs):
+        for page in real(conn, base, search_filter, attributes, **{**kwargs, "page_size": 1}):
+            yield page
+            if "inetOrgPerson" in search_filter and not changed:  # after the first page of people
+                scope.server.modify(first, {"telephoneNumber": "+44 20 7946 0102"})
+                scope.server.modify(last, {"telephoneNumber": "+44 20 7946 0202"})
+                changed.append(True)
+
+    monkeypatch.setattr(sync_ldap, "paged_search", one_entry_pages)
+    run_sync(connection)
+    monkeypatch.setattr(sync_ldap, "paged_search", real)
+    run_sync(connection)
+
+    assert User.objects.get(upn="aaron@example.org").office_phone == "+442079460102"
+    assert User.objects.get(upn="zed@example.org").office_phone == "+442079460202"
+
+
+def test_a_group_change_is_read_once_not_at_every_poll(scope, connect_directory, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    anna = scope.person("anna")
+    ben = scope.person("ben")
+    group = scope.group("team", [anna])
+    connection = connect_directory()
+    run_sync(connection)
+    scope.server.modify(group, {"member": [anna, ben]})
+    # Polls long after the change, when the high-water mark is no longer held back by the margin.
+    later = timezone.now() + timedelta(minutes=10)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+
+    changed = run_sync(connection)
+    quiet = run_sync(connection, record_quiet=False)
+
+    assert changed.memberships_changed == 1
+    assert quiet.memberships_changed == 0 and quiet.groups_changed == 0 and quiet.unchanged == 0
