@@ -180,7 +180,7 @@ class Runner:
         conn = None
         new_mark = c.high_water
         try:
-            conn = ldap.connect(endpoint_for(c))
+            conn = ldap.read_raw_values_only(ldap.connect(endpoint_for(c)))
             if self.is_ad:
                 # Everything up to this number is in what the searches below return; changes made
                 # during them are read again next time (applying them twice changes nothing).
@@ -325,9 +325,10 @@ class Runner:
         if mark_seen and self.dry_run:
             self.seen.update(ids)
         usable = [p for p in incoming if p.fields]
+        # Every id of the page, usable or not: a stored person whose entry became unusable (a
+        # sign-in name gone, say) is still in the directory, so still seen.
         existing = {row.external_id: row for row in
-                    User.objects.filter(directory_connection=c, external_id__in=[p.external_id for p in usable])
-                    .only(*USER_COLUMNS)}
+                    User.objects.filter(directory_connection=c, external_id__in=ids).only(*USER_COLUMNS)}
         wanted_upns = [p.fields["upn"] for p in usable]
         holders, holder_conn = {}, {}
         for upn, external_id, connection_id in User.objects.filter(upn__in=wanted_upns).values_list(
@@ -413,8 +414,8 @@ class Runner:
                 User.objects.bulk_update(updates, ["upn", "display_name", "email", "office_phone", "mobile_phone",
                                                    "is_active", "session_epoch", "external_dn", "deleted_at",
                                                    "updated_at"], batch_size=WRITE_BATCH)
-            if mark_seen and ids:
-                User.objects.filter(directory_connection=c, external_id__in=ids).update(sync_seen_run=self.run.pk)
+            if mark_seen and existing:  # new people were inserted already marked
+                User.objects.filter(pk__in=[row.pk for row in existing.values()]).update(sync_seen_run=self.run.pk)
             if audits:
                 _insert_audit(audits)
         if signed_out:
