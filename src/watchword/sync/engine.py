@@ -513,6 +513,9 @@ class Runner:
         search_filter = c.group_filter if full else self._delta_filter(c.group_filter)
         attributes = sorted({m["id"], m.get("group_name") or "cn", m.get("group_description") or "description",
                              m.get("member") or "member", "uniqueMember"} | ({m["change"]} if m.get("change") else set()))
+        # Each group's members are matched to this connection's people as the group is read, so
+        # what is held is a set of ids per group; only DNs that are not people (nested groups,
+        # entries out of scope) are kept as text, to fold nested groups in once all are read.
         groups: dict[str, dict] = {}  # normalised DN -> parsed
         mark = ""
         for page in self._searches(conn, search_filter, attributes, "group filter"):
@@ -521,9 +524,11 @@ class Runner:
                 parsed = self._read_group(dn, raw)
                 if parsed:
                     groups[parsed["dn"]] = parsed
+            page.entries.clear()
         if full:
             self.seen_groups = {g["id"] for g in groups.values()}
         stored = {g.external_id: g for g in Group.objects.filter(directory_connection=c)}
+        stored_by_dn = {g.external_dn: g for g in stored.values()}
         now = timezone.now()
         for parsed in groups.values():
             group = stored.get(parsed["id"])
@@ -549,7 +554,7 @@ class Runner:
                                                              external_dn=parsed["dn"])
             if group.pk is None:
                 continue
-            self._sync_members(group, self._flatten(parsed, groups))
+            self._sync_members(group, self._flatten(parsed, groups, stored_by_dn))
         if full and not self.dry_run:
             gone = [g for ext, g in stored.items() if ext not in self.seen_groups]
             for group in gone:
@@ -571,37 +576,47 @@ class Runner:
                               value=name[:200]))
             return None
         description = clean_text(_first_text(raw, m.get("group_description") or "description"))[:512]
-        members = []
+        dns = []
         for attribute in {m.get("member") or "member", "uniqueMember"}:
             for value in _values(raw, attribute):
                 text = value.decode("utf-8", errors="replace")
                 if attribute.lower() == "uniquemember":
                     text = text.split("#", 1)[0]  # an optional "#'bits'B" uid suffix
-                members.append(normalise_dn(text))
+                dns.append(normalise_dn(text))
+        people, others = self._people_ids(dns)
         return {"id": external_id, "dn": normalise_dn(dn), "raw_dn": dn, "name": name, "description": description,
-                "members": members}
+                "people": people, "others": others}
 
-    def _flatten(self, group: dict, groups: dict[str, dict]) -> set[str]:
-        """Member DNs of people, with nested groups' members folded in (cycles are harmless)."""
-        people, seen, stack = set(), {group["dn"]}, list(group["members"])
+    def _people_ids(self, dns: list[str]) -> tuple[set[int], list[str]]:
+        """The ids of this connection's (not deleted) people among ``dns``, and the DNs that are
+        not such people."""
+        c = self.connection
+        found: dict[str, int] = {}
+        for start in range(0, len(dns), 900):
+            found.update(User.objects.filter(directory_connection=c, deleted_at__isnull=True,
+                                             external_dn__in=dns[start:start + 900]).values_list("external_dn", "pk"))
+        return set(found.values()), [dn for dn in dns if dn not in found]
+
+    def _flatten(self, group: dict, groups: dict[str, dict], stored_by_dn: dict[str, Group]) -> set[int]:
+        """The group's people with nested groups' people folded in: groups read in this run, or
+        (in a delta, for a nested group that did not change) its stored members. Cycles are
+        harmless."""
+        people, seen, stack = set(group["people"]), {group["dn"]}, list(group["others"])
+        through = Group.members.through
         while stack:
             dn = stack.pop()
+            if dn in seen:
+                continue
+            seen.add(dn)
             nested = groups.get(dn)
             if nested is not None:
-                if dn not in seen:
-                    seen.add(dn)
-                    stack.extend(nested["members"])
-            else:
-                people.add(dn)
+                people |= nested["people"]
+                stack.extend(nested["others"])
+            elif dn in stored_by_dn:
+                people.update(through.objects.filter(group_id=stored_by_dn[dn].pk).values_list("user_id", flat=True))
         return people
 
-    def _sync_members(self, group: Group, member_dns: set[str]) -> None:
-        c = self.connection
-        wanted: set[int] = set()
-        dns = list(member_dns)
-        for start in range(0, len(dns), 900):
-            wanted.update(User.objects.filter(directory_connection=c, deleted_at__isnull=True,
-                                              external_dn__in=dns[start:start + 900]).values_list("pk", flat=True))
+    def _sync_members(self, group: Group, wanted: set[int]) -> None:
         through = Group.members.through
         have = set(through.objects.filter(group_id=group.pk).values_list("user_id", flat=True))
         add, remove = wanted - have, have - wanted
@@ -609,8 +624,12 @@ class Runner:
         if self.dry_run or not (add or remove):
             return
         with transaction.atomic():
-            through.objects.bulk_create([through(group_id=group.pk, user_id=pk) for pk in add],
-                                        batch_size=WRITE_BATCH)
+            if add:
+                from django.db import connection
+
+                with connection.cursor() as cursor:
+                    cursor.executemany(f"INSERT INTO {through._meta.db_table} (group_id, user_id) VALUES (%s, %s)",
+                                       [(group.pk, pk) for pk in add])
             removal = list(remove)
             for start in range(0, len(removal), 900):
                 through.objects.filter(group_id=group.pk, user_id__in=removal[start:start + 900]).delete()

@@ -397,3 +397,18 @@ def test_a_group_change_is_read_once_not_at_every_poll(scope, connect_directory,
 
     assert changed.memberships_changed == 1
     assert quiet.memberships_changed == 0 and quiet.groups_changed == 0 and quiet.unchanged == 0
+
+
+def test_a_changed_group_keeps_the_members_of_an_unchanged_nested_group(scope, connect_directory):
+    anna, ben, cleo = (scope.person(uid) for uid in ("anna", "ben", "cleo"))
+    paris = scope.group("paris-office", [ben])
+    everyone = scope.group("all-staff", [anna, paris])
+    connection = connect_directory()
+    run_sync(connection)
+    scope.server.modify(everyone, {"member": [anna, paris, cleo]})
+
+    run = run_sync(connection)
+
+    assert run.kind == "delta"
+    assert sorted(Group.objects.get(name="all-staff").members.values_list("upn", flat=True)) == [
+        "anna@example.org", "ben@example.org", "cleo@example.org"]
