@@ -58,6 +58,7 @@ MAX_STORED_WARNINGS = 1000  # per run; the count goes on
 RETENTION = timedelta(days=30)  # soft-deleted people are restorable this long
 WRITE_BATCH = 500
 RETRY_AFTER_FAILURE = timedelta(minutes=1)
+GROUP_PAGE_SIZE = 5
 
 Progress = Callable[[str, int, int | None], None]  # (phase, done, total or None)
 
@@ -274,9 +275,11 @@ class Runner:
         if self.progress:
             self.progress(phase, done, total)
 
-    def _searches(self, conn, search_filter: str, attributes: list[str], label: str, controls=None):
+    def _searches(self, conn, search_filter: str, attributes: list[str], label: str, controls=None,
+                  page_size: int = ldap.PAGE_SIZE):
         for base in self.connection.base_dn_list:
-            for page in ldap.paged_search(conn, base, search_filter, attributes, label=label, controls=controls):
+            for page in ldap.paged_search(conn, base, search_filter, attributes, label=label, controls=controls,
+                                          page_size=page_size):
                 for uri in page.references:
                     if not (self.is_ad and ldap.is_ad_partition_reference(uri)):
                         self.warn(Warning(f"The directory referred to {uri[:200]}; referrals are not followed. "
@@ -518,7 +521,9 @@ class Runner:
         # entries out of scope) are kept as text, to fold nested groups in once all are read.
         groups: dict[str, dict] = {}  # normalised DN -> parsed
         mark = ""
-        for page in self._searches(conn, search_filter, attributes, "group filter"):
+        # A group comes whole, with every member's DN: a few groups per page keeps one big group,
+        # not all of them, in memory at a time.
+        for page in self._searches(conn, search_filter, attributes, "group filter", page_size=GROUP_PAGE_SIZE):
             for dn, raw in page.entries:
                 mark = later_marker(mark, change_marker(raw, m.get("change", "")))
                 parsed = self._read_group(dn, raw)
@@ -698,9 +703,10 @@ def _insert_audit(events: list[AuditEvent]) -> None:
 # change marker (entryCSN, or modifyTimestamp) seen; but a paged search reads each page in its own
 # snapshot, so an entry changed after its page was read, while a later page brought a newer
 # marker, would fall below the mark and never be read again. Holding the mark at the run's start
-# (less this margin, for clock differences with the directory) reads such changes in the next
-# delta, and a few recent ones twice, which changes nothing. Keep clocks in sync (NTP).
-MARK_MARGIN = timedelta(minutes=2)
+# (less this margin, for the clocks of Watchword and the directory differing a little) reads such
+# changes in the next delta, and the few changed just before the run twice, which changes
+# nothing. The directory's clock must be within this margin of Watchword's (NTP).
+MARK_MARGIN = timedelta(seconds=10)
 
 
 def held_back(mark: str, started) -> str:
