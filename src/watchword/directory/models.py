@@ -54,7 +54,6 @@ class User(AbstractBaseUser):
                                              on_delete=models.PROTECT, related_name="people")
     external_id = models.CharField(max_length=64, blank=True)
     external_dn = models.CharField(max_length=1024, blank=True)
-    sync_seen_run = models.PositiveBigIntegerField(null=True, blank=True)
     # Soft-deleted (gone from the directory): disabled, hidden, restorable with its methods for 30 days.
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -122,7 +121,6 @@ class Group(models.Model):
                                              on_delete=models.PROTECT, related_name="groups")
     external_id = models.CharField(max_length=64, blank=True)
     external_dn = models.CharField(max_length=1024, blank=True)
-    sync_seen_run = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,8 +6,9 @@ One run, in order:
    or past the high-water mark). Each page is compared with the stored rows and written in one
    short transaction: new people, changed attributes, disabled or re-enabled accounts, people
    who come back within their 30 days. Memory holds one page, never the directory.
-2. **Deletions.** Full runs, and scheduled delta runs with ``reconcile``, mark every id they see
-   (``sync_seen_run``); people of this connection not marked were deleted or left the scope.
+2. **Deletions.** Full runs, and scheduled delta runs with ``reconcile``, note every id they see
+   in a temporary table of the run's own database session (nothing is written to people's rows
+   for it); people of this connection not noted were deleted or left the scope.
    Active Directory tombstones (show-deleted control) also name deletions in continuous deltas.
    More than the threshold stops the deletions (nothing deleted, the count reported); otherwise
    they are soft-deleted: disabled, signed out, hidden, restorable for 30 days with their methods.
@@ -57,6 +58,7 @@ LEASE = timedelta(minutes=10)  # a runner's claim on a connection, renewed every
 MAX_STORED_WARNINGS = 1000  # per run; the count goes on
 RETENTION = timedelta(days=30)  # soft-deleted people are restorable this long
 WRITE_BATCH = 500
+SEEN_TABLE = "watchword_sync_seen"
 RETRY_AFTER_FAILURE = timedelta(minutes=1)
 GROUP_PAGE_SIZE = 5
 
@@ -154,7 +156,7 @@ class Runner:
         self.actor = f"sync:{c.name}"[:300]
         self.region = (c.phone_country or settings.DEFAULT_COUNTRY or "").upper() or None
         self.owner = owner_label()
-        self.seen: set[str] = set()  # dry runs only: ids seen (a dry run writes no marks)
+        self.seen_table = False  # the temporary table of ids seen exists in this session
         self.seen_groups: set[str] = set()
         # Sign-in names claimed in this run and not yet in the database: one page's worth, as each
         # page is committed before the next is read (a dry run, which writes nothing, keeps all).
@@ -325,8 +327,8 @@ class Runner:
             for w in person.warnings:
                 self.warn(w)
         ids = [p.external_id for p in incoming if p.external_id]
-        if mark_seen and self.dry_run:
-            self.seen.update(ids)
+        if mark_seen:
+            self._note_seen(ids)
         usable = [p for p in incoming if p.fields]
         # Every id of the page, usable or not: a stored person whose entry became unusable (a
         # sign-in name gone, say) is still in the directory, so still seen.
@@ -363,7 +365,7 @@ class Runner:
                 self.taken_upns[upn] = person.external_id
                 enabled = not person.disabled if person.disabled is not None else True
                 creates.append(NewPerson(fields=person.fields, enabled=enabled, external_id=person.external_id,
-                                         external_dn=person.dn, seen_run=self.run.pk if mark_seen else None))
+                                         external_dn=person.dn))
                 continue
             self.taken_upns[row.upn] = person.external_id
             changes = {k: v for k, v in person.fields.items() if getattr(row, k) != v}
@@ -417,8 +419,6 @@ class Runner:
                 User.objects.bulk_update(updates, ["upn", "display_name", "email", "office_phone", "mobile_phone",
                                                    "is_active", "session_epoch", "external_dn", "deleted_at",
                                                    "updated_at"], batch_size=WRITE_BATCH)
-            if mark_seen and existing:  # new people were inserted already marked
-                User.objects.filter(pk__in=[row.pk for row in existing.values()]).update(sync_seen_run=self.run.pk)
             if audits:
                 _insert_audit(audits)
         if signed_out:
@@ -436,10 +436,7 @@ class Runner:
         attribute = self.mapping["id"]
         for page in self._searches(conn, c.user_filter, [attribute], "user filter"):
             ids = [i for i in (_id_of(raw, attribute) for _, raw in page.entries) if i]
-            if self.dry_run:
-                self.seen.update(ids)
-            else:
-                User.objects.filter(directory_connection=c, external_id__in=ids).update(sync_seen_run=self.run.pk)
+            self._note_seen(ids)
             done += len(ids)
             self._progress("checking for deletions", done, None)
 
@@ -475,14 +472,32 @@ class Runner:
             limit = min(limit, math.floor(total * c.delete_threshold_percent / 100))
         return limit
 
+    def _note_seen(self, ids: list[str]) -> None:
+        """Note ids seen in scope, in a temporary table of this database session: it holds one
+        short row per person (not the directory in this process's memory), writes nothing to the
+        people's rows (on PostgreSQL, marking 100,000 rows every 30 minutes cost 15 s and as many
+        dead row versions), and vanishes with a run that is killed."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            if not self.seen_table:
+                cursor.execute(f"DROP TABLE IF EXISTS {SEEN_TABLE}")
+                cursor.execute(f"CREATE TEMPORARY TABLE {SEEN_TABLE} (external_id varchar(64) PRIMARY KEY)")
+                self.seen_table = True
+            _insert_rows(cursor, f"INSERT INTO {SEEN_TABLE} (external_id)", "(%s)", [(i,) for i in set(ids)],
+                         tail=" ON CONFLICT DO NOTHING")
+
     def _delete_missing(self) -> None:
-        c = self.connection
-        live = User.objects.filter(directory_connection=c, deleted_at__isnull=True)
-        if self.dry_run:
-            gone = [pk for pk, ext in live.values_list("pk", "external_id") if ext not in self.seen]
-        else:
-            gone = list(live.filter(Q(sync_seen_run__isnull=True) | ~Q(sync_seen_run=self.run.pk))
-                        .values_list("pk", flat=True))
+        from django.db import connection
+
+        self._note_seen([])
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT u.id FROM {User._meta.db_table} u WHERE u.directory_connection_id = %s "
+                           f"AND u.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+                           f"WHERE s.external_id = u.external_id)", [self.connection.pk])
+            gone = [row[0] for row in cursor.fetchall()]
+            cursor.execute(f"DROP TABLE IF EXISTS {SEEN_TABLE}")
+        self.seen_table = False
         self._soft_delete(gone)
 
     def _soft_delete(self, ids: list[int]) -> None:
@@ -633,8 +648,8 @@ class Runner:
                 from django.db import connection
 
                 with connection.cursor() as cursor:
-                    cursor.executemany(f"INSERT INTO {through._meta.db_table} (group_id, user_id) VALUES (%s, %s)",
-                                       [(group.pk, pk) for pk in add])
+                    _insert_rows(cursor, f"INSERT INTO {through._meta.db_table} (group_id, user_id)", "(%s, %s)",
+                                 [(group.pk, pk) for pk in add])
             removal = list(remove)
             for start in range(0, len(removal), 900):
                 through.objects.filter(group_id=group.pk, user_id__in=removal[start:start + 900]).delete()
@@ -649,7 +664,21 @@ class Runner:
 
 PERSON_INSERT_COLUMNS = ("password", "upn", "display_name", "email", "office_phone", "mobile_phone", "is_active",
                          "role", "mfa_state", "must_change_password", "session_epoch", "directory_connection_id",
-                         "external_id", "external_dn", "sync_seen_run", "created_at", "updated_at")
+                         "external_id", "external_dn", "created_at", "updated_at")
+
+
+def _insert_rows(cursor, head: str, row_sql: str, rows: list[tuple], *, tail: str = "") -> None:
+    """``INSERT … VALUES`` of many rows: PostgreSQL takes 500 rows per statement (one statement
+    per row cost it more than the import's reading); SQLite's ``executemany`` is already quick."""
+    if not rows:
+        return
+    if cursor.db.vendor != "postgresql":
+        cursor.executemany(f"{head} VALUES {row_sql}{tail}", rows)
+        return
+    for start in range(0, len(rows), 500):
+        chunk = rows[start:start + 500]
+        cursor.execute(f"{head} VALUES {', '.join([row_sql] * len(chunk))}{tail}",
+                       [value for row in chunk for value in row])
 
 
 @dataclass
@@ -658,7 +687,6 @@ class NewPerson:
     enabled: bool
     external_id: str
     external_dn: str
-    seen_run: int | None
     pk: int | None = None
 
     @property
@@ -673,10 +701,10 @@ def _insert_people(connection_id: int, people: list[NewPerson], now) -> None:
     stamp = connection.ops.adapt_datetimefield_value(now)
     rows = [(f"!{secrets.token_hex(20)}", p.upn, p.fields.get("display_name") or p.upn, p.fields.get("email", ""),
              p.fields.get("office_phone", ""), p.fields.get("mobile_phone", ""), p.enabled, "user", "disabled", False,
-             0, connection_id, p.external_id, p.external_dn, p.seen_run, stamp, stamp) for p in people]
+             0, connection_id, p.external_id, p.external_dn, stamp, stamp) for p in people]
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {User._meta.db_table} ({', '.join(PERSON_INSERT_COLUMNS)}) "
-                           f"VALUES ({', '.join(['%s'] * len(PERSON_INSERT_COLUMNS))})", rows)
+        _insert_rows(cursor, f"INSERT INTO {User._meta.db_table} ({', '.join(PERSON_INSERT_COLUMNS)})",
+                     f"({', '.join(['%s'] * len(PERSON_INSERT_COLUMNS))})", rows)
     ids = dict(User.objects.filter(directory_connection_id=connection_id,
                                    external_id__in=[p.external_id for p in people]).values_list("external_id", "pk"))
     for person in people:
@@ -693,10 +721,9 @@ def _insert_audit(events: list[AuditEvent]) -> None:
              e.target_label, None if e.before is None else json.dumps(e.before),
              None if e.after is None else json.dumps(e.after), e.result, e.reason) for e in events]
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f'INSERT INTO {AuditEvent._meta.db_table} ("time", "actor_label", "action", "target_type", "target_id", '
-            f'"target_label", "before", "after", "result", "reason") VALUES (%s, %s, %s, %s, %s, %s, {json_value}, '
-            f'{json_value}, %s, %s)', rows)
+        _insert_rows(cursor, f'INSERT INTO {AuditEvent._meta.db_table} ("time", "actor_label", "action", '
+                             f'"target_type", "target_id", "target_label", "before", "after", "result", "reason")',
+                     f"(%s, %s, %s, %s, %s, %s, {json_value}, {json_value}, %s, %s)", rows)
 
 
 # How far before a run's start the OpenLDAP high-water mark is held. The mark is the latest

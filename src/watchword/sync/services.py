@@ -279,11 +279,11 @@ def remove_connection(connection: DirectoryConnection, *, actor, request=None) -
     with transaction.atomic():
         people = User.objects.filter(directory_connection=connection)
         count = people.count()
-        people.update(directory_connection=None, external_id="", external_dn="", sync_seen_run=None)
+        people.update(directory_connection=None, external_id="", external_dn="")
         from watchword.directory.models import Group
 
         Group.objects.filter(directory_connection=connection).update(directory_connection=None, external_id="",
-                                                                    external_dn="", sync_seen_run=None)
+                                                                    external_dn="")
         record_change(actor=actor, action="sync.connection.delete", target=connection,
                       target_type="directory_connection", before=describe(connection),
                       after={"people_kept": count}, request=request)
@@ -382,7 +382,6 @@ def restore_user(user: User, *, actor, request=None) -> str | None:
         if row.directory_connection_id is not None:
             row.directory_connection = None
             row.external_id = row.external_dn = ""
-            row.sync_seen_run = None
             one_time = generate_one_time_password()
             row.set_password(one_time)
             row.must_change_password = True

@@ -28,11 +28,6 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='group',
-            name='sync_seen_run',
-            field=models.PositiveBigIntegerField(blank=True, null=True),
-        ),
-        migrations.AddField(
             model_name='user',
             name='deleted_at',
             field=models.DateTimeField(blank=True, null=True),
@@ -51,11 +46,6 @@ class Migration(migrations.Migration):
             model_name='user',
             name='external_id',
             field=models.CharField(blank=True, max_length=64),
-        ),
-        migrations.AddField(
-            model_name='user',
-            name='sync_seen_run',
-            field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddIndex(
             model_name='user',
