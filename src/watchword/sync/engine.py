@@ -675,6 +675,12 @@ def _insert_rows(cursor, head: str, row_sql: str, rows: list[tuple], *, tail: st
     if cursor.db.vendor != "postgresql":
         cursor.executemany(f"{head} VALUES {row_sql}{tail}", rows)
         return
+    if not tail and head.startswith("INSERT INTO "):
+        # COPY: PostgreSQL's bulk load, with no statement to parse and plan per batch.
+        with cursor.cursor.copy(f"COPY {head.removeprefix('INSERT INTO ')} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     for start in range(0, len(rows), 500):
         chunk = rows[start:start + 500]
         cursor.execute(f"{head} VALUES {', '.join([row_sql] * len(chunk))}{tail}",
