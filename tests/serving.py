@@ -55,14 +55,19 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def children(self) -> list[int]:
-        """Process ids of the serve process's children (gunicorn's master)."""
+    def children(self, *, command: str = "watchword.core.serving") -> list[int]:
+        """Process ids of the serve process's children whose command line holds ``command``
+        (by default gunicorn's master; ``watchword.cli`` is the sync scheduler)."""
         found = []
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/stat") as fh:
-                        if int(fh.read().rpartition(")")[2].split()[1]) == self.proc.pid:
+                        parent = int(fh.read().rpartition(")")[2].split()[1])
+                    if parent != self.proc.pid:
+                        continue
+                    with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                        if command.encode() in fh.read():
                             found.append(int(entry))
                 except (OSError, ValueError, IndexError):
                     pass

@@ -109,7 +109,7 @@ def test_an_admin_connects_a_directory_and_a_synced_person_signs_in_with_their_d
     shots(page, "run-warnings")
 
     page.get_by_role("link", name="Users", exact=True).click()
-    page.get_by_label("Search", exact=True).fill("adele")
+    page.get_by_label("Search", exact=True).fill(ADELE)  # another Adele may exist, made by other journeys
     page.get_by_role("button", name="Filter").click()
     page.get_by_role("link", name="Adele Vance").click()
     expect(page.locator("#synced-from")).to_contain_text("Synced from corp (OpenLDAP / generic LDAP) — DN uid=")

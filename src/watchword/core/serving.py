@@ -177,11 +177,11 @@ def start_gunicorn(socket_path: str, workers: int) -> subprocess.Popen:
 
 
 def start_scheduler() -> subprocess.Popen:
-    """The directory-sync scheduler (``watchword.sync.scheduler``), in a process of its own that
-    dies with the front."""
+    """The directory-sync scheduler (``watchword worker``), in a process of its own that dies
+    with the front."""
     env = {**os.environ}
     env.setdefault("DJANGO_SETTINGS_MODULE", "watchword.settings")
-    return subprocess.Popen([sys.executable, "-m", "watchword.sync.scheduler"], env=env, process_group=0,
+    return subprocess.Popen([sys.executable, "-m", "watchword.cli", "worker"], env=env, process_group=0,
                             preexec_fn=_die_with_parent)
 
 

@@ -43,8 +43,11 @@ def due(connection: DirectoryConnection, now) -> str | None:
     return None
 
 
+IDLE_WAKE = 5.0  # seconds: how soon a connection added or changed elsewhere is noticed
+
+
 def seconds_until_next(connections: list[DirectoryConnection], now) -> float:
-    waits = [60.0]
+    waits = [IDLE_WAKE]
     for c in connections:
         if not c.enabled:
             continue
@@ -103,17 +106,12 @@ def loop(stop: threading.Event) -> None:
         except Exception:  # noqa: BLE001 - a database hiccup must not end the scheduler
             log.exception("sync scheduler: unexpected error; trying again in 30 s")
             wait = 30.0
-        stop.wait(min(wait, 60.0))
+        stop.wait(min(wait, IDLE_WAKE))
 
 
 def main() -> None:
-    """The scheduler as a process of its own (``watchword worker``, or started by ``serve``)."""
-    import os
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchword.settings")
-    import django
-
-    django.setup()
+    """The scheduler as a process of its own: ``watchword worker`` (which ``serve`` also starts),
+    after Django is set up."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     stop = threading.Event()
@@ -124,7 +122,3 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     loop(stop)
-
-
-if __name__ == "__main__":
-    main()
