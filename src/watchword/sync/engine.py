@@ -545,6 +545,8 @@ class Runner:
                 if parsed:
                     groups[parsed["dn"]] = parsed
             page.entries.clear()
+        if not full:
+            self._add_parent_groups(conn, groups, attributes)
         if full:
             self.seen_groups = {g["id"] for g in groups.values()}
         stored = {g.external_id: g for g in Group.objects.filter(directory_connection=c)}
@@ -583,6 +585,28 @@ class Runner:
                 group.delete()
             self.counts.groups_changed += len(gone)
         return mark
+
+    def _add_parent_groups(self, conn, groups: dict[str, dict], attributes: list[str]) -> None:
+        """In a delta, the groups that contain a changed group (up to the top) are read too: their
+        people are the nested group's people folded in, so they changed with it."""
+        member = self.mapping.get("member") or "member"
+        pending, asked = list(groups), set()
+        while pending and len(asked) < 1000:  # bounded: a delta touching more waits for the scheduled run
+            dn = pending.pop()
+            if dn in asked:
+                continue
+            asked.add(dn)
+            raw_dn = groups[dn]["raw_dn"] if dn in groups else dn
+            search_filter = f"(&{self.connection.group_filter}({member}={ldap.escape_filter_chars(raw_dn)}))"
+            for page in self._searches(conn, search_filter, attributes, "group filter", page_size=GROUP_PAGE_SIZE):
+                for parent_dn, raw in page.entries:
+                    key = normalise_dn(parent_dn)
+                    if key not in groups:
+                        parsed = self._read_group(parent_dn, raw)
+                        if parsed:
+                            groups[key] = parsed
+                            pending.append(key)
+                page.entries.clear()
 
     def _read_group(self, dn: str, raw: dict) -> dict | None:
         m = self.mapping

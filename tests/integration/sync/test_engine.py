@@ -412,3 +412,32 @@ def test_a_changed_group_keeps_the_members_of_an_unchanged_nested_group(scope, c
     assert run.kind == "delta"
     assert sorted(Group.objects.get(name="all-staff").members.values_list("upn", flat=True)) == [
         "anna@example.org", "ben@example.org", "cleo@example.org"]
+
+
+def test_when_only_a_nested_group_changes_its_parents_follow_in_the_same_delta(scope, connect_directory,
+                                                                               monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    anna, ben, cleo = (scope.person(uid) for uid in ("anna", "ben", "cleo"))
+    paris = scope.group("paris-office", [ben])
+    europe = scope.group("europe", [paris])
+    scope.group("all-staff", [anna, europe])
+    scope.person("zed")  # the newest entry: the high-water mark
+    # Runs long after the entries were made, so the mark is not held back over them (which would
+    # read every group again and hide what this test is about).
+    later = timezone.now() + timedelta(minutes=10)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    connection = connect_directory()
+    run_sync(connection)
+    scope.server.modify(paris, {"member": [ben, cleo]})
+
+    run = run_sync(connection)
+
+    assert run.kind == "delta"
+    members = {g.name: sorted(g.members.values_list("upn", flat=True))
+               for g in Group.objects.filter(directory_connection=connection)}
+    assert members["paris-office"] == ["ben@example.org", "cleo@example.org"]
+    assert members["europe"] == ["ben@example.org", "cleo@example.org"]
+    assert members["all-staff"] == ["anna@example.org", "ben@example.org", "cleo@example.org"]
