@@ -91,11 +91,6 @@ def cmd_connection_edit(args) -> int:
     return EXIT_OK
 
 
-def _schedule(c) -> str:
-    text = f"every {c.interval_minutes} min"
-    return text + (f", continuous every {c.poll_seconds} s" if c.continuous else "")
-
-
 def cmd_connection_list(args) -> int:
     from django.db.models import Count, Q
 
@@ -105,7 +100,7 @@ def cmd_connection_list(args) -> int:
     for c in DirectoryConnection.objects.annotate(count=Count("people", filter=Q(people__deleted_at__isnull=True))):
         last = c.runs.first()
         rows.append({"name": c.name, "flavour": c.flavour, "url": c.url, "enabled": c.enabled,
-                     "schedule": _schedule(c), "people": c.count,
+                     "schedule": c.schedule_text, "people": c.count,
                      "last_run": f"{last.started_at:%Y-%m-%d %H:%M} {last.status}" if last else "never"})
     if not rows:
         print("No directory connections. Add one with: watchword sync connection add --help")

@@ -51,6 +51,7 @@ from watchword.sync.mapping import (
     later_marker,
     normalise_dn,
     read_person,
+    values_of,
 )
 from watchword.sync.models import DirectoryConnection, SyncRun, SyncWarning
 
@@ -622,7 +623,7 @@ class Runner:
         description = clean_text(_first_text(raw, m.get("group_description") or "description"))[:512]
         dns = []
         for attribute in {m.get("member") or "member", "uniqueMember"}:
-            for value in _values(raw, attribute):
+            for value in values_of(raw, attribute):
                 text = value.decode("utf-8", errors="replace")
                 if attribute.lower() == "uniquemember":
                     text = text.split("#", 1)[0]  # an optional "#'bits'B" uid suffix
@@ -781,33 +782,20 @@ def held_back(mark: str, started) -> str:
     return min(mark, limit)
 
 
-def _values(raw: dict, attribute: str) -> list[bytes]:
-    values = raw.get(attribute)
-    if values is None:
-        lowered = attribute.lower()
-        for name, candidate in raw.items():
-            if name.lower() == lowered or name.lower().startswith(lowered + ";range="):
-                return candidate
-        return []
-    return values
-
-
 def _first_text(raw: dict, attribute: str) -> str:
-    values = _values(raw, attribute)
+    values = values_of(raw, attribute)
     return values[0].decode("utf-8", errors="replace") if values else ""
 
 
 def _id_of(raw: dict, attribute: str) -> str | None:
-    values = _values(raw, attribute)
+    values = values_of(raw, attribute)
     return decode_id(values[0], attribute) if values else None
 
 
 def _revoke_tokens(user_ids: list[int]) -> None:
     """Disabled or deleted in the directory: their OpenID Connect tokens stop too."""
-    try:
-        from watchword.protocols.services import revoke_tokens_of_users
-    except ImportError:
-        return
+    from watchword.protocols.services import revoke_tokens_of_users
+
     revoke_tokens_of_users(user_ids)
 
 

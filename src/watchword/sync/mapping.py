@@ -149,19 +149,25 @@ class Incoming:
     warnings: list[Warning] = field(default_factory=list)
 
 
-def _first(raw: dict, attribute: str) -> bytes | None:
+def values_of(raw: dict, attribute: str) -> list[bytes]:
+    """An attribute's raw values. Servers answer with their own case for names, and Active
+    Directory names a ranged part of a big attribute ``member;range=0-1499``."""
     if not attribute:
-        return None
+        return []
     values = raw.get(attribute)
-    if values is None:  # servers answer with their own case
-        lowered = attribute.lower()
-        for name, candidate in raw.items():
-            if name.lower() == lowered:
-                values = candidate
-                break
-    if not values:
-        return None
-    return values[0]
+    if values is not None:
+        return values
+    lowered = attribute.lower()
+    for name, candidate in raw.items():
+        name = name.lower()
+        if name == lowered or name.startswith(lowered + ";range="):
+            return candidate
+    return []
+
+
+def _first(raw: dict, attribute: str) -> bytes | None:
+    values = values_of(raw, attribute)
+    return values[0] if values else None
 
 
 def _text(value: bytes | None) -> str | None:

@@ -63,6 +63,13 @@ class DirectoryConnection(models.Model):
         return self.name
 
     @property
+    def schedule_text(self) -> str:
+        """When it runs by itself: every interval (a delta and a check for deletions), and in
+        continuous mode a delta every few seconds in between."""
+        text = f"every {self.interval_minutes} min"
+        return text + (f", continuous every {self.poll_seconds} s" if self.continuous else "")
+
+    @property
     def base_dn_list(self) -> list[str]:
         return [line.strip() for line in self.base_dns.splitlines() if line.strip()]
 

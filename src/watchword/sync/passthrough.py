@@ -17,6 +17,7 @@ from ldap3.core import exceptions as lx
 
 from watchword.sync import ldap
 from watchword.sync.errors import DirectoryError
+from watchword.sync.mapping import normalise_dn
 
 POOL_SIZE = 4
 
@@ -59,17 +60,13 @@ def _bind(conn, dn: str, password: str) -> bool:
 
 
 def _attempt(endpoint: ldap.Endpoint, dn: str, password: str, pool: queue.LifoQueue) -> tuple[bool, object]:
+    """(accepted, connection to pool again or None)."""
     try:
         conn = pool.get_nowait()
-        fresh = False
     except queue.Empty:
-        # Opened with the person's own credentials: the bind result is the answer.
-        conn = None
-        fresh = True
-    if fresh:
+        # A new connection opened with the person's own credentials: its bind is the answer.
         try:
-            conn = ldap.connect(endpoint, bind_dn=dn, password=password)
-            return True, conn
+            return True, ldap.connect(endpoint, bind_dn=dn, password=password)
         except DirectoryError as exc:
             if exc.code == "invalid_credentials":
                 return False, None
@@ -80,12 +77,6 @@ def _attempt(endpoint: ldap.Endpoint, dn: str, password: str, pool: queue.LifoQu
         ldap.close(conn)
         raise lx.LDAPSessionTerminatedByServerError(f"bind answered {code}")
     return ok, conn
-
-
-def ldap_normal(dn: str) -> str:
-    from watchword.sync.mapping import normalise_dn
-
-    return normalise_dn(dn)
 
 
 def _current_dn(connection, endpoint: ldap.Endpoint, user) -> str | None:
@@ -103,7 +94,7 @@ def _current_dn(connection, endpoint: ldap.Endpoint, user) -> str | None:
             for page in ldap.paged_search(conn, base, ldap.by_id_filter(attribute, user.external_id), ["1.1"],
                                           page_size=2):
                 for found, _ in page.entries:
-                    return ldap_normal(found)
+                    return normalise_dn(found)
     except (DirectoryError, ValueError):
         return None
     finally:
@@ -143,7 +134,7 @@ def check_password(connection, user, password: str) -> bool:
         if not ok and not looked_up:
             looked_up = True
             moved = _current_dn(connection, endpoint, user)
-            if moved and moved != ldap_normal(dn):
+            if moved and moved != normalise_dn(dn):
                 # Moved or renamed in the directory since the last sync: bind where the entry is now.
                 type(user).objects.filter(pk=user.pk).update(external_dn=moved)
                 dn = moved

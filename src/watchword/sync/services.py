@@ -89,9 +89,6 @@ def _dn(value: str, name: str, label: str) -> str:
 
 def clean_connection(data: dict, *, existing: DirectoryConnection | None = None) -> dict:
     """Validate every setting; raises ``InvalidConnectionField`` naming the first bad one."""
-    def current(name, default=None):
-        return getattr(existing, name) if existing is not None else default
-
     merged = {**({} if existing is None else {
         k: getattr(existing, k) for k in ("name", "flavour", "url", "start_tls", "ca_certificate", "bind_dn",
                                           "base_dns", "user_filter", "group_filter", "upn_domain", "phone_country",
@@ -129,8 +126,6 @@ def clean_connection(data: dict, *, existing: DirectoryConnection | None = None)
             raise InvalidConnectionField("The CA certificate must be PEM text (-----BEGIN CERTIFICATE----- …).",
                                          field="ca_certificate") from None
     c["bind_dn"] = _dn(_text(merged, "bind_dn", "Bind DN", max_length=1024, required=True), "bind_dn", "The bind DN")
-    if c["bind_dn"] and "@" in c["bind_dn"] and "=" not in c["bind_dn"]:
-        pass  # Active Directory also takes a user principal name here
     bases = [line.strip() for line in _text(merged, "base_dns", "Base DNs", max_length=8192, required=True,
                                             multiline=True).split("\n") if line.strip()]
     if len(bases) > 20:

@@ -52,12 +52,6 @@ FIELD_LABELS = {"id": "Immutable id", "upn": "Sign-in name", "display_name": "Di
 
 # --- how things are shown ------------------------------------------------------------------
 
-def schedule_text(connection: DirectoryConnection) -> str:
-    if connection.continuous:
-        return f"continuous (every {connection.poll_seconds} s)"
-    return f"every {connection.interval_minutes} min"
-
-
 def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "running"
@@ -128,7 +122,7 @@ def _deletable(run: SyncRun) -> bool:
 def connection_list(request):
     connections = DirectoryConnection.objects.annotate(
         people_count=Count("people", filter=Q(people__deleted_at__isnull=True)))
-    rows = [{"connection": c, "schedule": schedule_text(c), "last": _shown(c.runs.first())} for c in connections]
+    rows = [{"connection": c, "schedule": c.schedule_text, "last": _shown(c.runs.first())} for c in connections]
     recent = [_shown(run) for run in SyncRun.objects.select_related("connection")[:RECENT_RUNS]]
     return render(request, "sync/connection_list.html", {"rows": rows, "recent": recent,
                                                          "retention_days": RETENTION.days})
@@ -257,7 +251,7 @@ def _settings_summary(c: DirectoryConnection) -> list[tuple[str, str]]:
         ("Sign-in domain", c.upn_domain or "—"),
         ("Country for phone numbers", c.phone_country or "the installation's default"),
         ("Attribute mapping", mapping_text(c)),
-        ("Schedule", (schedule_text(c) if c.enabled else "off (disabled; runs only when started here)")),
+        ("Schedule", (c.schedule_text if c.enabled else "off (disabled; runs only when started here)")),
         ("Deletion threshold", threshold),
         ("Owned by the directory", ", ".join(FIELD_LABELS[name].lower() for name in owned) or "nothing"),
         ("Timeout", f"{c.timeout_seconds} s"),
@@ -278,7 +272,7 @@ def connection_detail(request, connection_id: int):
         "connection": connection, "settings": _settings_summary(connection), "page": page, "latest": latest,
         "stopped": latest if latest is not None and _deletable(latest) else None,
         "people": connection.people.filter(deleted_at__isnull=True).count(), "groups": connection.groups.count(),
-        "schedule": schedule_text(connection),
+        "schedule": connection.schedule_text,
     })
 
 

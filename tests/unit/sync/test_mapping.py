@@ -127,3 +127,11 @@ def test_a_mapping_override_switches_an_attribute_off_or_renames_it():
     mapping = effective_mapping("openldap", check_mapping({"mobile_phone": "", "upn": "mail"}))
 
     assert mapping["mobile_phone"] == "" and mapping["upn"] == "mail" and mapping["id"] == "entryUUID"
+
+
+def test_attribute_names_are_found_whatever_their_case_and_ranged_parts_too():
+    from watchword.sync.mapping import values_of
+
+    assert values_of({"TelephoneNumber": [b"1"]}, "telephoneNumber") == [b"1"]
+    assert values_of({"member;range=0-1499": [b"cn=a"]}, "member") == [b"cn=a"]
+    assert values_of({"mail": [b"x"]}, "mobile") == [] and values_of({"mail": [b"x"]}, "") == []
