@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("watchword.signin.urls")),
     path("", include("watchword.directory.urls")),
     path("", include("watchword.sync.urls")),
+    path("", include("watchword.policy.urls")),
+    path("", include("watchword.policy.settings_urls")),
     path("", include("watchword.audit.urls")),
     path("", include("watchword.delivery.urls")),
     path("", include("watchword.methods.urls")),

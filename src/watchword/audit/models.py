@@ -55,6 +55,11 @@ class SignInEvent(AppendOnly):
     reason = models.CharField(max_length=300, blank=True)
     method = models.CharField(max_length=32, blank=True)
     requirement = models.CharField(max_length=64, blank=True, help_text="what required MFA (policy reason)")
+    # Conditional Access: each enabled and report-only policy's part in this sign-in (the
+    # reference's appliedConditionalAccessPolicies), the client type and the sign-in risk.
+    conditional_access = models.JSONField(null=True, blank=True)
+    client_app = models.CharField(max_length=32, blank=True)
+    risk = models.CharField(max_length=8, blank=True)
 
     class Meta:
         ordering = ["-time", "-id"]
@@ -63,11 +68,26 @@ class SignInEvent(AppendOnly):
         "per_user_mfa": "per-user MFA",
         "security_info_fresh_mfa": "Security info needs a recent MFA",
         "app_requires_mfa": "the application asked for MFA (acr_values)",
+        "security_defaults": "Security Defaults",
+        "fraud_block": "blocked after a fraud report",
+        "authentication_strength": "authentication strength",
     }
 
     @property
     def requirement_label(self) -> str:
+        if self.requirement.startswith("conditional_access"):
+            return "Conditional Access"
         return self.REQUIREMENT_LABELS.get(self.requirement, self.requirement)
+
+    @property
+    def conditional_access_status(self) -> str:
+        """The reference's ``conditionalAccessStatus``: success / failure / notApplied."""
+        enforced = [r for r in (self.conditional_access or []) if not r.get("reportOnly")]
+        if not any(r.get("result") == "applied" for r in enforced):
+            return "notApplied"
+        if any("block" in r.get("controls", ()) and r.get("result") == "applied" for r in enforced):
+            return "failure"
+        return "success" if self.result == "success" else ("failure" if self.result == "failure" else "interrupted")
 
 
 class AuditEvent(AppendOnly):

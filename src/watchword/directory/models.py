@@ -12,6 +12,7 @@ from django.utils.crypto import salted_hmac
 class Role(models.TextChoices):
     USER = "user", "User"
     AUTHENTICATION_ADMIN = "authentication_admin", "Authentication Administrator"
+    SECURITY_ADMIN = "security_admin", "Security Administrator"
     GLOBAL_ADMIN = "global_admin", "Global Administrator"
 
 
@@ -78,11 +79,17 @@ class User(AbstractBaseUser):
 
     @property
     def is_admin(self) -> bool:
-        return self.role in (Role.GLOBAL_ADMIN, Role.AUTHENTICATION_ADMIN)
+        return self.role in (Role.GLOBAL_ADMIN, Role.AUTHENTICATION_ADMIN, Role.SECURITY_ADMIN)
 
     @property
     def is_global_admin(self) -> bool:
         return self.role == Role.GLOBAL_ADMIN
+
+    @property
+    def manages_policy(self) -> bool:
+        """Security Defaults, Conditional Access and the MFA settings: Global and Security
+        Administrators (as in the reference)."""
+        return self.role in (Role.GLOBAL_ADMIN, Role.SECURITY_ADMIN)
 
     @property
     def is_synced(self) -> bool:

@@ -86,7 +86,7 @@ def clean_user_fields(data: dict, *, partial: bool = False) -> dict:
     if not partial or "role" in data:
         role = data.get("role") or Role.USER
         if role not in Role.values:
-            raise InvalidUserField("Role must be user, authentication_admin or global_admin.", field="role")
+            raise InvalidUserField("Role must be user, authentication_admin, security_admin or global_admin.", field="role")
         cleaned["role"] = role
     return cleaned
 

@@ -224,7 +224,7 @@ def _personal(token: str, now) -> Caller:
     if row is None:
         raise TokenInvalid()
     token_id, name, scopes, user_id, upn, active, role, stale = row
-    if not active or role not in (Role.GLOBAL_ADMIN, Role.AUTHENTICATION_ADMIN):
+    if not active or role not in (Role.GLOBAL_ADMIN, Role.AUTHENTICATION_ADMIN, Role.SECURITY_ADMIN):
         raise TokenInvalid("The token's owner is no longer an enabled administrator.")
     if stale:
         PersonalToken.objects.filter(pk=token_id).update(last_used_at=now)

@@ -67,3 +67,17 @@ def global_admin_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def policy_admin_required(view):
+    """Security Defaults, Conditional Access, named locations, strengths, the methods policy and
+    the MFA settings: Global and Security Administrators (the reference's split)."""
+
+    @wraps(view)
+    @admin_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.manages_policy:
+            return permission_denied(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper

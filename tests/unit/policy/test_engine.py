@@ -76,7 +76,8 @@ def test_an_admin_with_per_user_mfa_disabled_is_still_decided_by_per_user_state(
 
 def test_an_unrecognised_method_type_still_counts_as_a_method_to_challenge():
     # Fail closed: an unknown method never turns "MFA required" into "allow".
-    assert evaluate(facts("enforced", ("carrier-pigeon",))).outcome == Outcome.REQUIRE_MFA
+    # It can prove no second factor, so the person is sent to register one that can.
+    assert evaluate(facts("enforced", ("carrier-pigeon",))).outcome == Outcome.REQUIRE_REGISTRATION
 
 
 @pytest.mark.parametrize(("overrides", "field"), [
