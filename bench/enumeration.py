@@ -31,7 +31,7 @@ def main() -> int:
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="watchword-enum-"))
     os.environ.update(WATCHWORD_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="watchword.settings",
-                      WATCHWORD_LOG_LEVEL="WARNING", WATCHWORD_THROTTLE_ACCOUNT_FREE="1000", WATCHWORD_THROTTLE_PAIR_FREE="1000",
+                      WATCHWORD_LOG_LEVEL="WARNING", WATCHWORD_THROTTLE_PAIR_FREE="1000",
                       WATCHWORD_THROTTLE_IP_FREE="100000")
     try:
         subprocess.run([sys.executable, "-m", "watchword.cli", "init"], env=os.environ, check=True,
@@ -39,6 +39,11 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "watchword.cli", "user", "add", "adele.vance@contoso.example",
                         "--name", "Adele Vance", "--password-stdin"], input="Adele's long passphrase 7\n",
                        env=os.environ, check=True, capture_output=True, text=True)
+        subprocess.run([sys.executable, "-m", "watchword.cli", "manage", "shell", "-c",
+                        "from watchword.policy.services import current_settings; from watchword.policy.models "
+                        "import PolicySettings; current_settings(); "
+                        "PolicySettings.objects.filter(pk=1).update(lockout_threshold=1000)"],
+                       env=os.environ, check=True, capture_output=True)  # smart lockout out of the way
         from wsgi_direct import Browser
 
         from watchword.wsgi import application

@@ -168,3 +168,7 @@ def number_on(response) -> str:
     match = re.search(r'id="push-number"[^>]*>(\d+)<', response.content.decode())
     assert match, response.content.decode()[:2000]
     return match.group(1)
+
+
+# Smart lockout's default threshold (wrong passwords for one account before it waits).
+ACCOUNT_THRESHOLD = 20

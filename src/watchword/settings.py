@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "watchword.core.middleware.SecurityHeadersMiddleware",
+    "watchword.signin.middleware.DeviceCookieMiddleware",
 ]
 # /api/v1/ (watchword.wsgi): bearer tokens only, so no sessions, CSRF, login, messages or static
 # files; the client's address, host checks and security headers as everywhere else.
@@ -157,7 +158,6 @@ PUSH_REQUESTS_FREE = env_int("WATCHWORD_PUSH_REQUESTS_FREE", 10, minimum=1, maxi
 # (password spraying; high enough that an office behind one NAT address is not slowed by typos).
 THROTTLE_PAIR_FREE = env_int("WATCHWORD_THROTTLE_PAIR_FREE", 5, minimum=1, maximum=1000)
 THROTTLE_PAIR_MAX_DELAY = env_int("WATCHWORD_THROTTLE_PAIR_MAX_DELAY", 900, minimum=1, maximum=86400)
-THROTTLE_ACCOUNT_FREE = env_int("WATCHWORD_THROTTLE_ACCOUNT_FREE", 20, minimum=1, maximum=1000)
 THROTTLE_ACCOUNT_MAX_DELAY = env_int("WATCHWORD_THROTTLE_ACCOUNT_MAX_DELAY", 60, minimum=1, maximum=86400)
 THROTTLE_IP_FREE = env_int("WATCHWORD_THROTTLE_IP_FREE", 50, minimum=1, maximum=100000)
 THROTTLE_IP_MAX_DELAY = env_int("WATCHWORD_THROTTLE_IP_MAX_DELAY", 300, minimum=1, maximum=86400)

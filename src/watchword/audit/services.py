@@ -33,13 +33,14 @@ def record_signin(
     requirement: str = "",
     app: str = "portal",
     ip: str | None = None,
-    decision=None,
+    conditional_access: list | None = None,
+    client_app: str = "",
+    risk: str = "",
 ) -> SignInEvent:
     """One sign-in log row. ``app`` names the application signed in to (``portal`` for the web
     sign-in, ``radius:<NAS>`` for RADIUS). ``ip`` overrides the request's address, for events
-    decided away from the sign-in's own request (a device answering a push). ``decision`` (a
-    ``policy.engine.Decision`` with its ``facts``) adds each Conditional Access policy's result,
-    the client type and the sign-in risk."""
+    decided away from the sign-in's own request (a device answering a push). ``conditional_access``
+    is each Conditional Access policy's result (``signin.facts.Evaluation.log_fields``)."""
     return SignInEvent.objects.create(
         time=timezone.now(),
         flow_id=flow_id,
@@ -54,10 +55,9 @@ def record_signin(
         reason=_clip(reason, 300),
         method=method,
         requirement=_clip(requirement, 64),
-        conditional_access=[r.as_dict() for r in decision.policy_results] if decision is not None
-        and decision.policy_results else None,
-        client_app=getattr(decision, "client", "") if decision is not None else "",
-        risk=getattr(decision, "risk", "") if decision is not None else "",
+        conditional_access=conditional_access or None,
+        client_app=_clip(client_app, 32),
+        risk=_clip(risk, 8),
     )
 
 

@@ -285,6 +285,10 @@ def revoke_sessions(user: User, *, actor, request=None, action: str = "user.mfa.
         user = User.objects.select_for_update().get(pk=user.pk)
         user.session_epoch += 1
         user.save(update_fields=["session_epoch", "updated_at"])
+        if action == "user.mfa.revoke_sessions":  # "Revoke MFA sessions" also ends remembered MFA
+            from watchword.signin.facts import forget_remembered_mfa
+
+            forget_remembered_mfa(user)
         record_change(actor=actor, action=action, target=user, request=request)
     return user
 

@@ -16,8 +16,8 @@ from watchword.policy.services import _bump, current_settings
 # field: (minimum, maximum, what it is)
 NUMBERS = {
     "remember_mfa_days": (0, 365, "Days to remember MFA on a browser (0 turns it off)"),
-    "lockout_threshold": (1, 100, "Wrong passwords before a lockout"),
-    "lockout_seconds": (5, 86400, "Lockout duration in seconds"),
+    "lockout_threshold": (1, 1000, "Wrong passwords before an account waits"),
+    "lockout_seconds": (1, 3600, "The first wait, in seconds (it doubles with each further wrong password)"),
     "fraud_block_days": (1, 3650, "Days a fraud report blocks MFA"),
     "campaign_snooze_days": (0, 14, "Days the registration nudge can be snoozed"),
     "campaign_snoozes_allowed": (0, 20, "Snoozes before registration is required"),

@@ -22,9 +22,12 @@ class PolicySettings(models.Model):
     remember_mfa_days = models.PositiveSmallIntegerField(default=0)
     # MFA trusted IPs: per-user MFA is skipped for sign-ins from these ranges (JSON list of CIDR).
     mfa_trusted_ips = models.JSONField(default=list, blank=True)
-    # Smart lockout: wrong passwords before a lockout, and how long it lasts (it doubles each time).
-    lockout_threshold = models.PositiveSmallIntegerField(default=10)
-    lockout_seconds = models.PositiveIntegerField(default=60)
+    # Smart lockout: wrong passwords for one account (counted apart for familiar and unfamiliar
+    # networks) before it waits, and the first wait; each further one doubles it (see
+    # ``signin.services.account_limit``). Gentle by default: it slows guessing down without
+    # letting a stranger hold the person up for long.
+    lockout_threshold = models.PositiveSmallIntegerField(default=20)
+    lockout_seconds = models.PositiveIntegerField(default=1)
     # A fraud report blocks the person's MFA for this many days, or until an administrator unblocks.
     fraud_block_days = models.PositiveSmallIntegerField(default=90)
     # Registration campaign: nudge people without the authenticator app to add it.

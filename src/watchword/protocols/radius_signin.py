@@ -195,24 +195,26 @@ def authenticate(nas: RadiusClient, *, name: str, password: str, state: bytes | 
                 reason="one-time password must be changed")
         return Result(REJECT, f"You must change your password: sign in at {settings.PUBLIC_URL}/signin first")
     methods = methods_of(user)
-    decision = signin.decide(user, methods, app="radius")
+    evaluation = signin.decide(user, methods, app=ctx.app, client="radius", request=ctx.request)
+    decision = evaluation.decision
+    flow.log = evaluation.log_fields()
     flow.requirement = decision.requirement if decision.needs_second_factor else ""
     detail = decision.reasons[0].detail if decision.reasons else ""
     if decision.outcome == Outcome.ALLOW:
-        ctx.log(flow, user, step="complete", result="success")
+        ctx.log(flow, user, step="complete", result="success", **flow.log)
         return Result(ACCEPT)
     if decision.outcome == Outcome.BLOCK:
         ctx.log(flow, user, step="policy", result="failure", error_code=decision.error_code or 53003,
-                reason=detail or "blocked by policy")
+                reason="; ".join(r.detail for r in decision.reasons) or "blocked by policy", **flow.log)
         return Result(REJECT, "Your sign-in was blocked. Contact your administrator.")
     if decision.outcome == Outcome.REQUIRE_REGISTRATION:
         ctx.log(flow, user, step="registration", result="failure",
                 error_code=decision.error_code or codes.REGISTRATION_REQUIRED, reason=detail,
-                requirement=decision.requirement)
+                requirement=decision.requirement, **flow.log)
         return Result(REJECT, f"More information required: register your security info at "
                               f"{settings.PUBLIC_URL}/signin first")
     ctx.log(flow, user, step="mfa", result="interrupted", error_code=decision.error_code, reason=detail,
-            requirement=decision.requirement)
+            requirement=decision.requirement, **flow.log)
     return _second_factor(ctx, user, methods, code, Conversation(
         kind="code", user_id=user.pk, nas_id=nas.pk, name=normalise_upn(name), flow=flow, ip=ip))
 

@@ -56,6 +56,11 @@ class Evaluation:
     def risk(self) -> str:
         return self.facts.risk
 
+    def log_fields(self) -> dict:
+        """What the sign-in log records of the decision (JSON-able, kept in the flow)."""
+        return {"conditional_access": [r.as_dict() for r in self.decision.policy_results],
+                "client_app": self.facts.client, "risk": self.facts.risk}
+
 
 def network_of(ip: str | None) -> str:
     address = parse_address(ip)
@@ -70,7 +75,7 @@ def token_hash(token: str) -> str:
 
 
 def browser_token(request) -> str:
-    value = request.COOKIES.get(DEVICE_COOKIE, "") if request is not None else ""
+    value = getattr(request, "COOKIES", {}).get(DEVICE_COOKIE, "") if request is not None else ""
     return value if 20 <= len(value) <= 64 and value.isascii() else ""
 
 
@@ -91,10 +96,9 @@ def groups_of(user) -> frozenset[str]:
 def _recent_failures(user, now) -> int:
     from watchword.signin.throttle import key_for
 
-    row = Throttle.objects.filter(key=key_for("acct", user.upn)).only("failures", "last_failure_at").first()
-    if row is None or now - row.last_failure_at > timedelta(hours=1):
-        return 0
-    return row.failures
+    keys = [key_for("acct", user.upn), key_for("acct", f"{user.upn}|elsewhere")]  # familiar and not
+    return sum(row.failures for row in Throttle.objects.filter(key__in=keys).only("failures", "last_failure_at")
+               if now - row.last_failure_at <= timedelta(hours=1))
 
 
 def _fraud_days_ago(user, now) -> int | None:

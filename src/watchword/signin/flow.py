@@ -61,6 +61,13 @@ class Flow:
     phone_method: int | None = None  # the phone method a text or call goes to
     phone_code: int | None = None  # the text code sent
     phone_call: str = ""  # the call placed
+    app: str = ""  # the application signed in to (a policy's target)
+    allowed: list[str] = field(default_factory=list)  # factor combinations that satisfy the policies ([]: any)
+    log: dict = field(default_factory=dict)  # the decision's sign-in log fields, for the rows that follow
+    frequency: int | None = None  # sign-in frequency (s) the policies set for the session
+    persistent: str = ""  # persistent browser session: "always" | "never" | ""
+    skip_days: int | None = None  # registration may be skipped for this many days
+    remember: bool = False  # "Don't ask again on this browser"
 
     @classmethod
     def start(cls, name: str, *, next_url: str = "", reauth: bool = False, user_id: int | None = None,

@@ -5,16 +5,23 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
 
 from watchword.core.views import permission_denied
-from watchword.signin.services import SESSION_MFA_TIME, mfa_is_fresh
+from watchword.signin.services import SESSION_MFA_TIME, mfa_is_fresh, signin_expired
 
 
 def signed_in_required(view):
+    """A signed-in person, whose sign-in is not older than a policy's sign-in frequency allows
+    (then they sign in again, and come back)."""
+
     @wraps(view)
     def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated and signin_expired(request):
+            logout(request)
+            return redirect(f"{reverse('signin:start')}?{urlencode({'next': request.get_full_path()})}")
         if not request.user.is_authenticated:
             return redirect(f"{reverse('signin:start')}?{urlencode({'next': request.get_full_path()})}")
         return view(request, *args, **kwargs)

@@ -18,13 +18,17 @@ from watchword.directory.models import User, normalise_upn
 from watchword.methods import registry
 from watchword.methods import push
 from watchword.methods.models import ChallengeState, Method, PushChallenge
-from watchword.policy.engine import Decision, SignInFacts, evaluate
+from watchword.policy import strengths as st
+from watchword.policy.document import APP_ADMIN, APP_PORTAL
 from watchword.signin import throttle
+from watchword.signin.facts import Evaluation, evaluate_sign_in, remember_browser, remember_network
 from watchword.signin.flow import Flow
 
 SESSION_AMR = "watchword_amr"
 SESSION_AUTH_TIME = "watchword_auth_time"
 SESSION_MFA_TIME = "watchword_mfa_time"
+SESSION_FACTORS = "watchword_factors"  # factor combinations proven in this session (policy step-up)
+SESSION_FREQUENCY = "watchword_signin_frequency"  # sign in again after this many seconds (a policy's)
 BAD_CREDENTIALS_MESSAGE = "Your account or password is incorrect. If you don't remember your password, ask your administrator to reset it."
 DIRECTORY_UNAVAILABLE_MESSAGE = ("We couldn't check your password with your organisation's directory right now. "
                                  "Try again in a few minutes; if it keeps happening, tell your administrator.")
@@ -35,7 +39,13 @@ def push_limit() -> throttle.Limit:
 
 
 def account_limit() -> throttle.Limit:
-    return throttle.Limit(settings.THROTTLE_ACCOUNT_FREE, settings.THROTTLE_ACCOUNT_MAX_DELAY)
+    """Smart lockout (the organisation's MFA settings): after ``lockout_threshold`` wrong
+    passwords the account waits ``lockout_seconds``, doubling with each further one up to
+    ``WATCHWORD_THROTTLE_ACCOUNT_MAX_DELAY`` (or the first wait, if that is longer)."""
+    from watchword.policy.services import current_settings
+
+    row = current_settings()
+    return throttle.Limit(row.lockout_threshold, settings.THROTTLE_ACCOUNT_MAX_DELAY, base=row.lockout_seconds)
 
 
 def pair_limit() -> throttle.Limit:
@@ -50,11 +60,13 @@ def mfa_limit() -> throttle.Limit:
     return throttle.Limit(settings.MFA_CODE_ATTEMPTS * 2, settings.THROTTLE_IP_MAX_DELAY)
 
 
-def password_throttle_keys(name: str, request) -> list[str]:
+def password_throttle_keys(name: str, request, *, familiar: bool = False) -> list[str]:
     """The counters a password attempt is held against: this name from this address, this name
-    from anywhere, this address for any name."""
+    from familiar or from unfamiliar networks (smart lockout: the two count apart, so someone
+    guessing from elsewhere cannot lock the person out at their usual networks), and this
+    address for any name."""
     name = normalise_upn(name)
-    keys = [throttle.key_for("acct", name)]
+    keys = [throttle.key_for("acct", name) if familiar else throttle.key_for("acct", f"{name}|elsewhere")]
     ip = client_ip(request)
     if ip:
         keys += [throttle.key_for("pair", f"{name}|{ip}"), throttle.key_for("ip", ip)]
@@ -102,15 +114,15 @@ def check_password(flow: Flow, password: str, request, *, app: str = "portal") -
     """Same work and the same answer for an unknown name as for a wrong password. ``app`` is
     the application the sign-in log shows."""
     now = timezone.now()
-    keys = password_throttle_keys(flow.name, request)
+    user = User.objects.filter(upn=normalise_upn(flow.name), deleted_at__isnull=True) \
+        .select_related("directory_connection").first()
+    keys = password_throttle_keys(flow.name, request, familiar=user is not None and is_familiar_network(user, request))
     counters = throttle.standing(keys, now)
     wait = counters.wait
     if wait:
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, step="password", result="failure",
                       error_code=codes.THROTTLED, reason=f"throttled for {wait} s", app=app)
         return PasswordResult(user=None, wait=wait)
-    user = User.objects.filter(upn=normalise_upn(flow.name), deleted_at__isnull=True) \
-        .select_related("directory_connection").first()
     if user is None:
         make_password(password)  # spend the same time as a real check
         ok = False
@@ -139,11 +151,49 @@ def check_password(flow: Flow, password: str, request, *, app: str = "portal") -
     return PasswordResult(user=user)
 
 
-def decide(user: User, methods: list[Method], *, app: str = "portal") -> Decision:
-    facts = SignInFacts(user_id=user.pk, per_user_mfa_state=user.mfa_state,
-                        registered_methods=tuple(m.type for m in methods), is_admin=user.is_admin, app=app,
-                        mfa_blocked=user.mfa_blocked_at is not None)
-    return evaluate(facts)
+def is_familiar_network(user: User, request) -> bool:
+    from watchword.signin.facts import FAMILIAR_DAYS, network_of
+    from watchword.signin.models import KnownNetwork
+
+    network = network_of(client_ip(request))
+    return bool(network) and KnownNetwork.objects.filter(
+        user=user, network=network, last_seen__gte=timezone.now() - timezone.timedelta(days=FAMILIAR_DAYS)).exists()
+
+
+def app_of(next_url: str) -> str:
+    """The application a browser sign-in is for, from where it continues: an OpenID Connect
+    client's authorization request, the admin pages, or Watchword's own pages."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(next_url or "")
+    if parts.path.rstrip("/") == "/o/authorize":
+        client_id = (parse_qs(parts.query).get("client_id") or [""])[0]
+        if client_id and len(client_id) <= 100:
+            return client_id
+    if parts.path == "/admin" or parts.path.startswith("/admin/"):
+        return APP_ADMIN
+    return APP_PORTAL
+
+
+def session_factors(request) -> tuple[frozenset[str], float | None]:
+    """The factors this browser session has proven, and how long ago its last second factor was."""
+    if request is None or not hasattr(request, "session"):
+        return frozenset(), None
+    stamp = request.session.get(SESSION_MFA_TIME)
+    factors = request.session.get(SESSION_FACTORS) or []
+    age = time.time() - stamp if isinstance(stamp, (int, float)) else None
+    return frozenset(f for f in factors if isinstance(f, str)), age
+
+
+def decide(user: User, methods: list[Method], *, app: str = APP_PORTAL, client: str = "browser", request=None,
+           user_action: str = "", in_session: bool = False) -> Evaluation:
+    """The policies' decision for this sign-in. ``in_session``: the person is already signed in
+    here (an application or page asking again), so what the session proved counts."""
+    satisfied, age = session_factors(request) if in_session else (frozenset(), None)
+    ip = client_ip(request)
+    agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
+    return evaluate_sign_in(user, methods, app=app, client=client, ip=ip, user_agent=agent, request=request,
+                            user_action=user_action, satisfied=satisfied, mfa_age=age)
 
 
 @dataclass(frozen=True)
@@ -207,18 +257,60 @@ def finish(request, flow: Flow, user: User, *, amr: list[str], method: str = "")
     if not flow.reauth:
         login(request, user, backend="watchword.directory.backends.DirectoryBackend")
         request.session[SESSION_AUTH_TIME] = now
+        request.session.pop(SESSION_FACTORS, None)
+        _apply_session_controls(request, flow)
     amr_set = list(dict.fromkeys(amr))
+    factor = st.FACTOR_OF_STEP.get(step_of(amr_set, method), "")
     if any(value != "pwd" for value in amr_set):
         if "mfa" not in amr_set:
             amr_set.append("mfa")
         request.session[SESSION_MFA_TIME] = now
+        if factor:
+            request.session[SESSION_FACTORS] = sorted(set(request.session.get(SESSION_FACTORS) or []) | {factor})
+        from watchword.policy.services import current_settings
+
+        cookies: dict = {}
+        remember_browser(request, cookies, user,
+                         remember_days=current_settings().remember_mfa_days if flow.remember else 0)
+        request.watchword_cookies = cookies
     previous = request.session.get(SESSION_AMR) or []
     request.session[SESSION_AMR] = list(dict.fromkeys(previous + amr_set)) if flow.reauth else amr_set
+    remember_network(user, client_ip(request))
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user,
                   step="reauth" if flow.reauth else "complete", result="success", method=method,
-                  requirement=flow.requirement)
+                  requirement=flow.requirement, app=flow.app if flow.app and not flow.app.startswith("Watchword")
+                  else "portal", **flow.log)
     if secrets.randbelow(500) == 0:  # now and then, drop sessions that have expired
         purge_expired_sessions()
+
+
+def step_of(amr: list[str], method: str) -> str:
+    """How the second factor was done: a text or call (``sms``/``tel``), a push (``swk``), or a code."""
+    for value in ("sms", "tel", "swk", "otp"):
+        if value in amr:
+            return value
+    return {"push": "push", "totp": "code"}.get(method, "")
+
+
+def _apply_session_controls(request, flow: Flow) -> None:
+    """The policies' session controls: a persistent browser session (kept after the browser
+    closes) or not, and a sign-in frequency."""
+    if flow.persistent == "always":
+        request.session.set_expiry(settings.SESSION_COOKIE_AGE)
+    elif flow.persistent == "never":
+        request.session.set_expiry(0)
+    if flow.frequency:
+        request.session[SESSION_FREQUENCY] = flow.frequency
+    else:
+        request.session.pop(SESSION_FREQUENCY, None)
+
+
+def signin_expired(request) -> bool:
+    """Whether a policy's sign-in frequency has run out for this session."""
+    frequency = request.session.get(SESSION_FREQUENCY)
+    signed_in = request.session.get(SESSION_AUTH_TIME)
+    return (isinstance(frequency, int) and frequency > 0 and isinstance(signed_in, (int, float))
+            and time.time() - signed_in > frequency)
 
 
 def purge_expired_sessions() -> int:

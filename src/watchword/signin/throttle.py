@@ -25,13 +25,14 @@ FORGET_AFTER = timedelta(hours=1)
 class Limit:
     free: int
     max_delay: int
+    base: int = 1  # the first wait, in seconds
 
 
 def delay_after(failures: int, limit: Limit) -> int:
     """Seconds to wait after ``failures`` consecutive failures (pure)."""
     if failures < limit.free:
         return 0
-    return min(2 ** (failures - limit.free), limit.max_delay)
+    return min(limit.base * 2 ** (failures - limit.free), max(limit.max_delay, limit.base))
 
 
 def key_for(kind: str, value: str) -> str:

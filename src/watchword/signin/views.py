@@ -27,9 +27,12 @@ from watchword.signin import throttle
 from watchword.signin.flow import STAGE_URLS, Flow, Stage
 from watchword.signin.forms import CodeForm, NameForm, NewPasswordForm, PasswordForm
 from watchword.signin.guards import signed_in_required
+from watchword.policy import strengths as st
+from watchword.signin.facts import groups_of
 from watchword.signin.services import (
     BAD_CREDENTIALS_MESSAGE,
     DIRECTORY_UNAVAILABLE_MESSAGE,
+    app_of,
     check_password,
     current_push,
     decide,
@@ -71,16 +74,48 @@ def _show_stage(request, flow: Flow, *, user: User | None = None, methods=()):
     return _continue(request, flow)
 
 
+FACTOR_OF_CHANNEL = {"push": st.FACTOR_PUSH, "code": st.FACTOR_CODE, "text": st.FACTOR_TEXT, "call": st.FACTOR_CALL}
+
+
+def _ways(flow: Flow, user: User, methods) -> list[tuple[object, str]]:
+    """The (method, channel) pairs this sign-in may use: what the authentication-methods policy
+    lets the person use, narrowed to the factors the policies that apply accept."""
+    from watchword.policy.services import load
+
+    loaded = load()
+    groups = groups_of(user)
+    allowed = set(flow.allowed) if flow.allowed else None
+    ways = []
+    for method in methods:
+        for channel in loaded.methods.channels(method.type, groups, method.phone or ""):
+            if allowed is None or FACTOR_OF_CHANNEL[channel] in allowed:
+                ways.append((method, channel))
+    return ways
+
+
+def _can(ways, channel: str) -> bool:
+    return any(c == channel for _, c in ways)
+
+
 def _begin_mfa(request, flow: Flow, user: User, methods):
-    """The second factor starts with the person's default method: a sign-in request to their
-    authenticator (shown with its number) or the code page."""
+    """The second factor starts with the person's default method (if the policies accept it,
+    else the most secure one they do): a sign-in request to their authenticator (shown with
+    its number), the code page, or a text or call."""
+    ways = _ways(flow, user, methods)
+    if not ways:  # nothing the policies accept: register something that is
+        flow.stage = Stage.INTERRUPT
+        flows.save(request, flow)
+        return redirect("signin:interrupt")
     default = default_method_of(methods)
+    order = {"push": 0, "code": 1, "text": 2, "call": 3}
+    mine = [w for w in ways if default is not None and w[0].pk == default.pk]
     if default is not None and default.type in phone.PHONE_TYPES:
-        channels = registry.get(default.type).channels
-        channel = default.preferred_channel if default.preferred_channel in channels else channels[0]
-        return _start_phone(request, flow, user, default, channel)
-    flow.mfa_method = "push" if default is not None and default.type == "push" else "code"
-    if flow.mfa_method == "push":
+        mine.sort(key=lambda w: w[1] != default.preferred_channel)
+    method, channel = (mine or sorted(ways, key=lambda w: (order[w[1]], registry.get(w[0].type).preference)))[0]
+    if channel in ("text", "call"):
+        return _start_phone(request, flow, user, method, channel)
+    flow.mfa_method = channel
+    if channel == "push":
         return _send_push(request, flow, user)
     flows.save(request, flow)
     return _code_page(request, flow, CodeForm(), methods)
@@ -110,10 +145,26 @@ def _start_phone(request, flow: Flow, user: User, method, channel: str):
     return redirect("signin:phone")
 
 
+def _remember_days(flow: Flow) -> int:
+    """Days "Don't ask again on this browser" lasts, offered where per-user MFA asked (the
+    reference's remember-MFA belongs to per-user MFA); 0: not offered."""
+    if flow.reauth or flow.requirement != "per_user_mfa":
+        return 0
+    from watchword.policy.services import current_settings
+
+    return current_settings().remember_mfa_days
+
+
+def _note_remember(request, flow: Flow) -> None:
+    if request.method == "POST" and request.POST.get("remember") == "1" and _remember_days(flow):
+        flow.remember = True
+
+
 def _code_page(request, flow: Flow, form, methods, status: int = 200):
+    ways = _ways(flow, request.user if flow.reauth else _user_of(flow), methods)
     return render(request, "signin/verify.html", {
         "form": form, "flow": flow, "code_methods": [m for m in methods if m.type in registry.code_types()],
-        "has_push": any(m.type == "push" for m in methods)}, status=status)
+        "has_push": _can(ways, "push"), "remember_days": _remember_days(flow)}, status=status)
 
 
 def _send_push(request, flow: Flow, user: User):
@@ -128,7 +179,8 @@ def _send_push(request, flow: Flow, user: User):
 
 def _push_page(request, flow: Flow, challenge):
     left = max(1, int((challenge.expires_at - timezone.now()).total_seconds()))
-    return render(request, "signin/push.html", {"flow": flow, "challenge": challenge, "seconds_left": left})
+    return render(request, "signin/push.html", {"flow": flow, "challenge": challenge, "seconds_left": left,
+                                                "remember_days": _remember_days(flow)})
 
 
 def _current(request, stage: str):
@@ -231,10 +283,24 @@ def password(request):
                                                     "flow_token": flows.name_step_token(flow)})
 
 
+def _blocked_page(request, decision):
+    return render(request, "signin/blocked.html", {
+        "mfa_blocked": decision.requirement == "fraud_block",
+        "no_method": decision.requirement != "fraud_block" and any(
+            r.source == "authentication_strength" for r in decision.reasons)}, status=403)
+
+
 def _after_primary(request, flow: Flow, user: User):
     methods = methods_of(user)
-    decision = decide(user, methods)
+    flow.app = app_of(flow.next_url)
+    evaluation = decide(user, methods, app=flow.app, request=request)
+    decision = evaluation.decision
     flow.requirement = decision.requirement if decision.needs_second_factor else ""
+    flow.allowed = sorted(decision.allowed_factors or ())
+    flow.log = evaluation.log_fields()
+    flow.frequency = decision.session.frequency_seconds
+    flow.persistent = decision.session.persistent_browser or ""
+    flow.skip_days = decision.registration_days_left
     if decision.outcome == Outcome.ALLOW:
         finish(request, flow, user, amr=flow.amr)
         return _done(request, flow)
@@ -242,9 +308,9 @@ def _after_primary(request, flow: Flow, user: User):
         flows.discard(request)
         record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step="policy",
                       result="failure", error_code=decision.error_code or 53003,
-                      reason=decision.reasons[0].detail if decision.reasons else "blocked by policy")
-        return render(request, "signin/blocked.html", {"mfa_blocked": decision.requirement == "fraud_block"},
-                      status=403)
+                      reason="; ".join(r.detail for r in decision.reasons) or "blocked by policy",
+                      requirement=decision.requirement, **flow.log)
+        return _blocked_page(request, decision)
     if decision.outcome == Outcome.REQUIRE_REGISTRATION:
         flow.stage = Stage.INTERRUPT
         step = "registration"
@@ -255,7 +321,7 @@ def _after_primary(request, flow: Flow, user: User):
     flows.save(request, flow)
     record_signin(request=request, flow_id=flow.id, typed_name=flow.name, user=user, step=step,
                   result="interrupted", error_code=decision.error_code, reason=decision.reasons[0].detail,
-                  requirement=decision.requirement)
+                  requirement=decision.requirement, **flow.log)
     return _show_stage(request, flow, user=user, methods=methods)
 
 
@@ -282,6 +348,13 @@ def interrupt(request):
     if elsewhere:
         return elsewhere
     if request.method == "POST":
+        if request.POST.get("action") == "skip" and flow.skip_days and not flow.reauth:
+            user = _user_of(flow)
+            if user is None:
+                flows.discard(request)
+                return redirect("signin:start")
+            finish(request, flow, user, amr=flow.amr)  # Security Defaults' grace period
+            return _done(request, flow)
         flow.stage = Stage.REGISTER
         flows.save(request, flow)
         return redirect("signin:register")
@@ -353,6 +426,9 @@ def verify(request):
         return redirect("signin:push")
     if flow.mfa_method in ("text", "call"):
         return redirect("signin:phone")
+    if not _can(_ways(flow, user, methods), "code"):
+        return redirect("signin:other")
+    _note_remember(request, flow)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         result = verify_code(flow, user, form.cleaned_data["code"], request)
@@ -381,6 +457,9 @@ def push(request):
         return elsewhere
     if flow.mfa_method != "push":
         return redirect("signin:verify")
+    if not _can(_ways(flow, user, methods_of(user)), "push"):
+        return redirect("signin:other")
+    _note_remember(request, flow)
     action = request.POST.get("action", "check") if request.method == "POST" else "show"
     challenge = current_push(flow, user)
     status = push_status(challenge)
@@ -443,6 +522,9 @@ def phone_step(request):
     method = _phone_method(flow, user)
     if flow.mfa_method not in ("text", "call") or method is None:
         return redirect("signin:verify")
+    if not _can(_ways(flow, user, [method]), flow.mfa_method):
+        return redirect("signin:other")
+    _note_remember(request, flow)
     action = request.POST.get("action", "check") if request.method == "POST" else "show"
     if user.mfa_blocked_at is not None and not (flow.mfa_method == "call" and action == "check"):
         return _blocked(request, flow, user)
@@ -469,7 +551,8 @@ def phone_step(request):
                 "invalid": "That code didn't work. Check the code and try again.",
                 "expired": "That code has expired. Send a new code.",
                 "used": "That code was already used. Send a new code."}[result.reason])
-        return render(request, "signin/phone_code.html", {"flow": flow, "form": form, "shown": shown})
+        return render(request, "signin/phone_code.html", {"flow": flow, "form": form, "shown": shown,
+                                                          "remember_days": _remember_days(flow)})
     call = PhoneCall.objects.filter(pk=flow.phone_call, user=user).first()
     status = phone.call_status(call, now)
     if status == "ringing":
@@ -507,18 +590,18 @@ def other(request):
     if elsewhere:
         return elsewhere
     methods = methods_of(user)
+    ways = _ways(flow, user, methods)
     choices = []
-    if any(m.type == "push" for m in methods):
+    if _can(ways, "push"):
         choices.append(("push", "Approve a request on my authenticator app"))
-    if any(m.type in registry.code_types() for m in methods):
+    if _can(ways, "code"):
         choices.append(("code", "Use a verification code from my authenticator app"))
     phones = {}
-    for method in sorted((m for m in methods if m.type in phone.PHONE_TYPES),
-                         key=lambda m: registry.get(m.type).preference):
-        for channel in registry.get(method.type).channels:
-            key = f"{channel}:{method.pk}"
-            phones[key] = (method, channel)
-            choices.append((key, f"{'Text' if channel == 'text' else 'Call'} {phone.masked(method.phone)}"))
+    for method, channel in sorted(((m, c) for m, c in ways if c in ("text", "call")),
+                                  key=lambda w: registry.get(w[0].type).preference):
+        key = f"{channel}:{method.pk}"
+        phones[key] = (method, channel)
+        choices.append((key, f"{'Text' if channel == 'text' else 'Call'} {phone.masked(method.phone)}"))
     if request.method == "POST":
         choice = request.POST.get("method")
         if choice in phones:

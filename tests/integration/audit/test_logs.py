@@ -14,6 +14,7 @@ from watchword.audit.models import AuditEvent, SignInEvent
 from watchword.audit.services import record_change, record_signin
 from watchword.directory.services import reset_password, set_enabled, update_user
 from watchword.methods.services import delete_method, require_reregistration, set_default_method, set_mfa_state
+from tests.support import ACCOUNT_THRESHOLD
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +153,7 @@ def test_a_disabled_account_is_logged_as_disabled(sign_in, adele, megan):
 
 def test_an_attempt_while_throttled_is_logged_as_throttled(sign_in, adele, settings):
     client = Client()
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE):
+    for _ in range(ACCOUNT_THRESHOLD):
         sign_in.password(client, adele.upn, WRONG)
     for _ in range(2):  # waits of 1 s, 2 s, then 4 s: long enough for the next request to meet it
         let_throttle_time_pass(10)

@@ -8,6 +8,7 @@ from django.test import Client
 
 from tests.support import PASSWORD
 from watchword.audit.models import AuditEvent
+from tests.support import ACCOUNT_THRESHOLD
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_a_wrong_current_password_changes_nothing_and_is_audited(adele, adele_si
 
 
 def test_repeated_wrong_current_passwords_make_the_person_wait(adele, adele_signed_in, settings):
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE + 1):
+    for _ in range(ACCOUNT_THRESHOLD + 1):
         change(adele_signed_in, "not my password")
 
     response = change(adele_signed_in, PASSWORD)

@@ -14,6 +14,7 @@ from tests.support import let_throttle_time_pass
 from watchword.methods.services import set_mfa_state
 from watchword.signin.models import Throttle
 from watchword.signin.throttle import key_for
+from tests.support import ACCOUNT_THRESHOLD
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def fail_until_a_four_second_wait(sign_in, client, upn: str, settings) -> None:
     """Wrong passwords for ``upn`` from ever new addresses, up to the account's free allowance,
     then two more, each after the previous delay ran out: the account's waits are 1 s, 2 s and
     then 4 s (long enough for the next request to meet it). ``client`` is not used for them."""
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE):
+    for _ in range(ACCOUNT_THRESHOLD):
         sign_in.password(from_somewhere_new(), upn, WRONG)
     for _ in range(2):
         let_throttle_time_pass(10)
@@ -66,7 +67,7 @@ def test_the_free_wrong_passwords_do_not_slow_the_person_down(client, sign_in, a
 
 def test_wrong_passwords_from_anywhere_up_to_the_accounts_allowance_do_not_slow_the_person_down(
         client, sign_in, adele, settings):
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE - 1):
+    for _ in range(ACCOUNT_THRESHOLD - 1):
         sign_in.password(from_somewhere_new(), adele.upn, WRONG)
 
     sign_in.password(client, adele.upn)
@@ -100,8 +101,8 @@ def test_a_stranger_guessing_from_elsewhere_does_not_hold_the_person_up_at_their
 
 
 def test_each_wrong_password_past_the_free_ones_doubles_the_accounts_wait(client, sign_in, adele, settings):
-    key = key_for("acct", adele.upn)
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE):
+    key = key_for("acct", f"{adele.upn}|elsewhere")
+    for _ in range(ACCOUNT_THRESHOLD):
         sign_in.password(from_somewhere_new(), adele.upn, WRONG)
     waits = [delay_of(key)]
     for _ in range(2):
@@ -141,7 +142,7 @@ def test_the_account_wait_applies_however_the_name_is_typed(client, sign_in, ade
 
 def test_an_unknown_account_is_slowed_down_exactly_like_a_known_one(sign_in, adele, settings):
     known, unknown = (Client(), adele.upn), (Client(REMOTE_ADDR="192.0.2.99"), "nobody@contoso.example")
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE):
+    for _ in range(ACCOUNT_THRESHOLD):
         for client, name in (known, unknown):
             sign_in.password(client, name, WRONG)
     for _ in range(2):
@@ -167,10 +168,10 @@ def test_one_accounts_wait_does_not_stop_another_person(client, sign_in, adele, 
 
 
 def test_a_successful_sign_in_starts_the_account_count_again(sign_in, adele, settings):
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE - 1):
+    for _ in range(ACCOUNT_THRESHOLD - 1):
         sign_in.password(from_somewhere_new(), adele.upn, WRONG)
     sign_in.password(Client(), adele.upn)
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE - 1):
+    for _ in range(ACCOUNT_THRESHOLD - 1):
         sign_in.password(from_somewhere_new(), adele.upn, WRONG)
 
     client = Client()
@@ -180,13 +181,13 @@ def test_a_successful_sign_in_starts_the_account_count_again(sign_in, adele, set
 
 
 def test_failures_are_forgotten_after_an_hour_without_one(client, sign_in, adele, settings):
-    for _ in range(settings.THROTTLE_ACCOUNT_FREE):
+    for _ in range(ACCOUNT_THRESHOLD):
         sign_in.password(from_somewhere_new(), adele.upn, WRONG)
     let_throttle_time_pass(3601)
 
     sign_in.password(client, adele.upn, WRONG)
 
-    assert Throttle.objects.get(key=key_for("acct", adele.upn)).failures == 1
+    assert Throttle.objects.get(key=key_for("acct", f"{adele.upn}|elsewhere")).failures == 1
 
 
 def test_many_wrong_passwords_from_one_ip_address_slow_down_every_account_from_it(sign_in, adele, settings):
