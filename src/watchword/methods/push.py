@@ -37,6 +37,7 @@ from watchword.methods.errors import MethodLimitReached, PushProtocolError
 from watchword.methods.models import ChallengeState, Method, PushActivation, PushChallenge, PushDevice, SeenNonce
 from watchword.methods.push_protocol import CHALLENGE_SECONDS, MAX_CLOCK_SKEW, ChallengeView
 from watchword.methods.registry import VerifyOutcome, register
+from watchword.policy.services import load
 
 ACTIVATION_SECONDS = 600
 DEVICE_LIMIT = 5
@@ -249,9 +250,28 @@ def describe_location(ip: str | None) -> str:
     return ""
 
 
-def challenge_event(challenge: PushChallenge, account: str) -> str:
-    return json.dumps({"challenge_id": challenge.id, "account": account, "app": challenge.app,
-                       "ip": challenge.ip or "", "location": challenge.location,
+@dataclass(frozen=True)
+class ShownContext:
+    """The additional context a device shows with a request (the methods policy's
+    ``microsoftAuthenticator`` ``showAppName`` / ``showLocation``). The number to match is not
+    part of it: number matching is always on."""
+
+    app_name: bool = True
+    location: bool = True
+
+
+def shown_context() -> ShownContext:
+    config = load().methods.config("microsoftAuthenticator")
+    return ShownContext(app_name=config.show_app_name, location=config.show_location)
+
+
+def challenge_event(challenge: PushChallenge, account: str, shown: ShownContext = ShownContext()) -> str:
+    """What the device receives. Context the organisation hides is sent empty; the challenge row
+    keeps it for the sign-in log and fraud reports."""
+    return json.dumps({"challenge_id": challenge.id, "account": account,
+                       "app": challenge.app if shown.app_name else "",
+                       "ip": (challenge.ip or "") if shown.location else "",
+                       "location": challenge.location if shown.location else "",
                        "created": _ts(challenge.created_at), "expires": _ts(challenge.expires_at)})
 
 
@@ -267,7 +287,7 @@ def create_challenge(user, *, purpose: str, app: str, ip: str | None, now: datet
         log_app=log_app[:64],
     )
     targets = [device] if device is not None else active_devices(user)
-    event = challenge_event(challenge, user.upn)
+    event = challenge_event(challenge, user.upn, shown_context())
     for target in targets:
         fanout.publish_on_commit(f"device:{target.device_id}", "challenge", event)
     if secrets.randbelow(200) == 0:  # now and then, drop what can no longer be used
@@ -314,7 +334,8 @@ def open_stream(header: object, *, now: datetime) -> tuple[PushDevice, list[str]
     with transaction.atomic():
         _remember_nonce("token", token.device_id, token.nonce, now)
         PushDevice.objects.filter(pk=device.pk).update(last_seen_at=now)
-    return device, [challenge_event(c, device.user.upn) for c in pending_challenges(device, now)]
+    shown = shown_context()
+    return device, [challenge_event(c, device.user.upn, shown) for c in pending_challenges(device, now)]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from watchword.audit.services import record_change
 from watchword.core.errors import WatchwordError
 from watchword.directory.phones import display_phone
 from watchword.directory.errors import ManagedByDirectory
-from watchword.directory.errors import ManagedByDirectory
 from watchword.directory.services import change_own_password, managed_message
 from watchword.methods import registry
 from watchword.methods.services import (
@@ -25,11 +24,17 @@ from watchword.methods.services import (
     methods_of,
     set_default_method,
 )
+from watchword.policy.services import load
 from watchword.portal import wizard
+from watchword.portal.allowed import allowed_for
 from watchword.portal.forms import ChangePasswordForm
 from watchword.signin import throttle
+from watchword.signin.facts import groups_of, usable_methods
 from watchword.signin.guards import fresh_mfa_required, signed_in_required
 from watchword.signin.services import count_password_failure, forgive_password_failures, password_throttle_keys
+from watchword.signin.views import safe_next
+
+NEXT_KEY = "watchword_add_next"  # where "Add sign-in method" returns to, when it was opened with ?next=
 
 
 def home(request):
@@ -88,31 +93,41 @@ def myaccount(request):
 
 
 def _method_rows(user):
+    """Every registered method; one the methods policy turns off for the person is marked so
+    (and offers none of its ways as the default), one it narrows offers only the ways left."""
+    methods = methods_of(user)
+    _, channels = usable_methods(methods, load(), groups_of(user))
     rows = []
-    for method in methods_of(user):
+    for method in methods:
         kind = registry.get(method.type)
         device = device_of(method)
         number = display_phone(method.phone) if method.phone else ""
+        ways = channels.get(method.pk, ())
         if device:
             options = [(str(method.pk), f"{kind.label} - notification ({method.name})")]
         elif number:
-            options = [(f"{method.pk}:{channel}", f"{kind.label} - {channel} {number}") for channel in kind.channels]
+            options = [(f"{method.pk}:{channel}", f"{kind.label} - {channel} {number}") for channel in kind.channels
+                       if channel in ways or not ways]
         else:
             options = [(str(method.pk), f"{kind.label} - code (added {method.created_at:%d %b %Y %H:%M})")]
         chosen = next((label for value, label in options if value.endswith(f":{method.preferred_channel}")),
                       options[0][1])
         rows.append({"method": method, "label": kind.label, "detail": getattr(kind, "detail", ""), "device": device,
-                     "number": number, "choice": chosen, "options": options})
+                     "number": number, "choice": chosen, "options": options, "turned_off": not ways})
     return rows
 
 
 @fresh_mfa_required
 def securityinfo(request):
     user = request.user
+    request.session.pop(NEXT_KEY, None)  # back on Security info: an "Add" opened from elsewhere is over
     rows = _method_rows(user)
     chosen = default_method_of([row["method"] for row in rows])
+    allowed = allowed_for(user)
     return render(request, "portal/securityinfo.html", {
         "rows": rows, "default": next((row for row in rows if chosen and row["method"].pk == chosen.pk), None),
+        "add_app": next((kind for kind in allowed.kinds if kind != "phone"), None),
+        "add_phone": allowed.offers("phone"), "phone_changes": {key for key in allowed.phones if allowed.ways(key)},
     })
 
 
@@ -124,9 +139,13 @@ def add_authenticator(request):
     def on_success(method):
         complete_registration(user, method, request=request)
 
+    next_url = safe_next(request, request.GET.get("next"))
+    if next_url:  # opened from elsewhere (the registration campaign): Done goes back there
+        request.session[NEXT_KEY] = next_url
+
     def on_done():
         messages.success(request, "Authenticator app added. You can now use it to sign in.")
-        return redirect("portal:securityinfo")
+        return redirect(safe_next(request, request.session.pop(NEXT_KEY, "")) or reverse("portal:securityinfo"))
 
     return wizard.run(request, user=user, on_success=on_success, on_done=on_done, mode="add",
                       base_url=reverse("portal:add_authenticator"), account_name=user.upn)

@@ -13,6 +13,10 @@ authenticator app":
 
 What is pending lives in the session (the seed sealed) until the last check passes; the method
 is saved only then.
+
+Only the kinds the authentication-methods policy enables for the person are offered
+(``portal.allowed``), narrowed further by ``allowed_kinds`` when the sign-in needs one of them;
+a kind that is not offered is refused when posted, not only hidden.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from watchword.audit.services import client_ip
+from watchword.audit.services import client_ip, record_change
 from watchword.core.errors import WatchwordError
 from watchword.directory.phones import (
     PhoneNumberInvalid,
@@ -35,6 +39,7 @@ from watchword.directory.phones import (
 from watchword.methods import phone, push, registry
 from watchword.methods.models import PhoneCall, PushActivation, PushChallenge
 from watchword.methods.totp import group_secret, provisioning_uri, qr_svg
+from watchword.portal.allowed import KIND_REFUSED, NOTHING_ALLOWED, Allowed, allowed_for
 from watchword.signin.forms import CodeForm
 from watchword.signin.services import push_status
 from watchword.signin.waiting import hold_until_activated, hold_until_answered, hold_until_call_ends
@@ -61,24 +66,38 @@ def _pending(request, user) -> dict | None:
     return None
 
 
-def run(request, *, user, on_success, on_done, mode: str, base_url: str, account_name: str):
+def run(request, *, user, on_success, on_done, mode: str, base_url: str, account_name: str,
+        allowed_kinds: frozenset[str] | None = None):
+    """One step of the wizard. ``allowed_kinds`` narrows what the methods policy allows (None:
+    whatever it allows)."""
     step = request.GET.get("step", "app")
     pending = _pending(request, user)
     done = request.session.get(DONE_KEY)
-    if step == "app":
-        kind = request.GET.get("kind") or request.POST.get("kind")
-    elif step == "done":
+    allowed = allowed_for(user, allowed_kinds)
+    layout = "core/card.html" if mode == "interrupt" else "core/app.html"
+    if step == "done":
         kind = done.get("kind") if isinstance(done, dict) else None
+    elif not allowed.kinds:
+        return render(request, "portal/not_allowed.html",
+                      {"layout": layout, "mode": mode, "message": NOTHING_ALLOWED}, status=403)
+    elif step == "app":
+        asked = request.GET.get("kind") or request.POST.get("kind")
+        if request.method == "POST" and asked in KINDS and not allowed.offers(asked):
+            return _refuse(request, user, asked, layout=layout, mode=mode, base_url=base_url)
+        kind = asked if allowed.offers(asked) else allowed.first
     else:
         kind = pending["type"] if pending else None
+        if pending and not allowed.still_allows(pending):  # turned off since the set-up began
+            request.session.pop(ENROL_KEY, None)
+            return redirect(f"{base_url}?step=app")
     if kind not in KINDS:
-        kind = "push"
+        kind = allowed.first or "push"
     steps = KINDS[kind]
     if step not in steps:
         return redirect(f"{base_url}?step=app")
-    context = {"mode": mode, "step": step, "kind": kind, "base_url": base_url,
+    context = {"mode": mode, "step": step, "kind": kind, "base_url": base_url, "offered": allowed.kinds,
                "steps": [(s, (PHONE_STEP_LABELS if kind == "phone" else {}).get(s, STEP_LABELS[s])) for s in steps],
-               "layout": "core/card.html" if mode == "interrupt" else "core/app.html"}
+               "layout": layout}
 
     if step == "done":
         if not (isinstance(done, dict) and done.get("user") == user.pk and done.get("mode") == mode):
@@ -90,7 +109,7 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
         return render(request, "portal/wizard.html", {**context, "method_label": label})
 
     if kind == "phone" and step == "app":
-        return _phone_start(request, user=user, context=context, base_url=base_url)
+        return _phone_start(request, user=user, context=context, base_url=base_url, allowed=allowed)
 
     if step == "app":
         if request.method == "POST":
@@ -117,6 +136,14 @@ def run(request, *, user, on_success, on_done, mode: str, base_url: str, account
         return _phone_verify(request, pending, user=user, context=context, base_url=base_url, finished=finished)
     return _totp_step(request, step, pending, user=user, context=context, base_url=base_url,
                       account_name=account_name, finished=finished)
+
+
+def _refuse(request, user, kind: str, *, layout: str, mode: str, base_url: str):
+    """A kind the policy does not offer this person was posted: refused, and audited."""
+    record_change(actor=user, action="method.register", target=user, after={"type": kind}, request=request,
+                  result="failure", reason="not allowed by the authentication methods policy")
+    return render(request, "portal/not_allowed.html", {"layout": layout, "mode": mode, "message": KIND_REFUSED,
+                                                       "back_url": f"{base_url}?step=app"}, status=403)
 
 
 def _begin(kind: str, user) -> dict:
@@ -186,29 +213,32 @@ PHONE_LABELS = (("phone", "Mobile phone (authentication phone)"), ("alternate_ph
                 ("office_phone", "Office phone"))
 
 
-def _phone_choices(user, change: str) -> list[tuple[str, str]]:
-    """The kinds of phone the person may add (one of each), or only the one being changed."""
+def _phone_choices(user, change: str, allowed: Allowed) -> list[tuple[str, str]]:
+    """The kinds of phone the person may add (one of each, as the methods policy allows), or only
+    the one being changed."""
     have = set(user.methods.filter(type__in=phone.PHONE_TYPES).values_list("type", flat=True))
+    offered = [(key, label) for key, label in PHONE_LABELS if allowed.ways(key)]
     if change:
-        return [(key, label) for key, label in PHONE_LABELS if key == change and key in have]
-    return [(key, label) for key, label in PHONE_LABELS if key not in have]
+        return [(key, label) for key, label in offered if key == change and key in have]
+    return [(key, label) for key, label in offered if key not in have]
 
 
 # A kind of phone, and the number on the person's account it can be set up with.
 OFFERED_NUMBERS = (("phone", "mobile_phone"), ("office_phone", "office_phone"))
 
 
-def _offers(user, choices: list[tuple[str, str]], change: str) -> list[dict]:
+def _offers(user, choices: list[tuple[str, str]], change: str, allowed: Allowed) -> list[dict]:
     """Numbers already on the person's account (from their directory, or set by an
     administrator), offered ready-made for a kind of phone they have not added yet. Choosing one
     posts the same fields as typing it, so it is still verified by a code or a call. A stored
-    number that no longer parses, or cannot be reached that way, is not offered."""
+    number that no longer parses, or cannot be reached that way (or not by the policy), is not
+    offered."""
     if change:
         return []
-    allowed, managed, offers = dict(choices), user.managed_fields(), []
+    labels, managed, offers = dict(choices), user.managed_fields(), []
     for method_type, attribute in OFFERED_NUMBERS:
         stored = getattr(user, attribute, "")
-        if method_type not in allowed or not stored:
+        if method_type not in labels or not stored:
             continue
         kind = registry.get(method_type)
         try:
@@ -216,35 +246,49 @@ def _offers(user, choices: list[tuple[str, str]], change: str) -> list[dict]:
         except PhoneNumberInvalid:
             continue
         shown, buttons = display_phone(number.stored), []
-        for channel in kind.channels:
+        for channel in allowed.ways(method_type):
             try:
                 check_reachable(number, text=channel == "text")
             except PhoneNumberInvalid:
                 continue
+            if channel == "text" and allowed.text_refusal(number, method_type):
+                continue
             buttons.append((channel, f"Text a code to {shown}" if channel == "text" else f"Call {shown}"))
         if buttons:
-            offers.append({"method_type": method_type, "label": allowed[method_type], "number": number.stored,
+            offers.append({"method_type": method_type, "label": labels[method_type], "number": number.stored,
                            "buttons": buttons, "source": "From your organisation's directory"
                            if attribute in managed else "From your account details"})
     return offers
 
 
-def _phone_start(request, *, user, context, base_url):
+CHANNEL_REFUSED = {"text": "Your organisation doesn't allow codes by text message for this phone.",
+                   "call": "Your organisation doesn't allow calls to this phone."}
+
+
+def _phone_start(request, *, user, context, base_url, allowed: Allowed):
     """Which phone, its number (country picker for numbers without a country code), and text or
     call; the number is checked, then a code is texted or a call placed. ``?change=<kind>``
-    (Security info only) gives an existing phone a new number, once the new one is verified."""
+    (Security info only) gives an existing phone a new number, once the new one is verified.
+    Only the phones and ways the methods policy allows are offered; others are refused."""
     change = request.GET.get("change", "") if context["mode"] == "add" else ""
-    choices = _phone_choices(user, change)
+    choices = _phone_choices(user, change, allowed)
+    channels = [c for c in ("text", "call") if any(c in allowed.ways(key) for key, _ in choices)]
     values = {"method_type": choices[0][0] if choices else "", "country": settings.DEFAULT_COUNTRY, "number": "",
-              "channel": "text"}
+              "channel": channels[0] if channels else "call"}
     errors: dict[str, str] = {}
+    status = 400
     if request.method == "POST" and choices:
         values = {name: str(request.POST.get(name, ""))[:64] for name in values}
         method_type, channel = values["method_type"], values["channel"]
         if method_type not in dict(choices):
-            errors["method_type"] = "Choose which phone this is."
-        elif channel not in registry.get(method_type).channels:
-            channel = values["channel"] = "call"
+            if allowed.ways(method_type) or method_type not in phone.PHONE_TYPES:
+                errors["method_type"] = "Choose which phone this is."
+            else:
+                errors["method_type"], status = "Your organisation doesn't allow this phone for signing in.", 403
+        elif channel not in registry.get(method_type).channels and "call" in allowed.ways(method_type):
+            channel = values["channel"] = "call"  # only a mobile gets texts
+        elif channel not in allowed.ways(method_type):
+            errors["channel"], status = CHANNEL_REFUSED.get(channel, "Choose how we should reach you."), 403
         region = values["country"].upper() if valid_region(values["country"]) else None
         if not errors:
             try:
@@ -253,6 +297,9 @@ def _phone_start(request, *, user, context, base_url):
                 check_reachable(number, text=channel == "text")
             except PhoneNumberInvalid as exc:
                 errors["number"] = exc.message
+            else:
+                if channel == "text" and (refusal := allowed.text_refusal(number, method_type)):
+                    errors["number"], status = refusal, 403
         if not errors:
             now = timezone.now()
             try:
@@ -270,7 +317,8 @@ def _phone_start(request, *, user, context, base_url):
                 return redirect(f"{base_url}?step=verify")
     return render(request, "portal/wizard.html", {
         **context, "phone_choices": choices, "countries": country_choices(), "values": values, "errors": errors,
-        "change": change, "offers": _offers(user, choices, change)}, status=400 if errors else 200)
+        "channels": channels, "change": change, "offers": _offers(user, choices, change, allowed)},
+        status=status if errors else 200)
 
 
 def _phone_verify(request, pending, *, user, context, base_url, finished):

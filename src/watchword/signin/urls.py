@@ -1,6 +1,6 @@
 from django.urls import path
 
-from watchword.signin import views
+from watchword.signin import campaign, views
 
 app_name = "signin"
 
@@ -19,5 +19,6 @@ urlpatterns = [
     path("signin/reverify", views.reverify, name="reverify"),
     path("signin/step-up", views.step_up, name="step_up"),
     path("signin/cancel", views.cancel, name="cancel"),
+    path("signin/campaign", campaign.campaign_view, name="campaign"),
     path("signout", views.signout, name="signout"),
 ]

@@ -32,6 +32,7 @@ from watchword.signin.facts import groups_of
 from watchword.signin.services import (
     BAD_CREDENTIALS_MESSAGE,
     DIRECTORY_UNAVAILABLE_MESSAGE,
+    SESSION_FACTORS,
     app_of,
     check_password,
     current_push,
@@ -223,8 +224,16 @@ def _current_with_user(request, stage: str):
 
 
 def _done(request, flow: Flow):
+    """Where a finished sign-in goes: on, or first — after a sign-in with a second factor — the
+    registration campaign's nudge to add the authenticator app."""
     target = flow.next_url or reverse("portal:myaccount")
     flows.discard(request)
+    if not flow.reauth and request.user.is_authenticated and request.session.get(SESSION_FACTORS):
+        from watchword.signin.campaign import nudge_url
+
+        nudge = nudge_url(request, request.user, target)
+        if nudge:
+            return HttpResponseRedirect(nudge)
     return HttpResponseRedirect(target)
 
 
@@ -380,7 +389,19 @@ def register(request):
         return _done(request, flow)
 
     return wizard.run(request, user=user, on_success=on_success, on_done=on_done, mode="interrupt",
-                      base_url=reverse("signin:register"), account_name=flow.name)
+                      base_url=reverse("signin:register"), account_name=flow.name,
+                      allowed_kinds=_kinds_for(flow.allowed))
+
+
+def _kinds_for(allowed: list[str]) -> frozenset[str] | None:
+    """The wizard's kinds that can prove a factor the policies accept (None: any)."""
+    if not allowed:
+        return None
+    kinds = {kind for kind, factors in (("push", {st.FACTOR_PUSH}), ("totp", {st.FACTOR_CODE}),
+                                        ("phone", {st.FACTOR_TEXT, st.FACTOR_CALL})) if factors & set(allowed)}
+    if st.FACTOR_CODE in allowed:
+        kinds.add("push")  # the authenticator app's activation gives codes too
+    return frozenset(kinds)
 
 
 def _mfa_user(request, flow: Flow):
@@ -634,13 +655,23 @@ def step_up(request):
     required" and registration. Then back to ``next``."""
     next_url = safe_next(request, request.GET.get("next")) or reverse("portal:myaccount")
     user = request.user
-    has_method = user.methods.exists()
-    flow = Flow.start(user.upn, next_url=next_url, reauth=True, user_id=user.pk,
-                      stage=Stage.MFA if has_method else Stage.INTERRUPT)
+    methods = methods_of(user)
+    flow = Flow.start(user.upn, next_url=next_url, reauth=True, user_id=user.pk, stage=Stage.MFA)
     flow.amr = ["pwd"]
     flow.requirement = "app_requires_mfa"
+    flow.app = app_of(next_url)
+    evaluation = decide(user, methods, app=flow.app, request=request, in_session=True)
+    decision = evaluation.decision
+    if decision.outcome == Outcome.BLOCK:
+        return _blocked_page(request, decision)
+    if decision.needs_second_factor:  # a policy asks: its requirement, and only the factors it accepts
+        flow.requirement = decision.requirement
+        flow.allowed = sorted(decision.allowed_factors or ())
+        flow.log = evaluation.log_fields()
+    has_way = bool(methods) and (decision.outcome != Outcome.REQUIRE_REGISTRATION)
+    flow.stage = Stage.MFA if has_way else Stage.INTERRUPT
     flows.save(request, flow)
-    return redirect("signin:verify" if has_method else "signin:interrupt")
+    return redirect("signin:verify" if has_way else "signin:interrupt")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
