@@ -38,6 +38,12 @@ class InvalidMfaState(WatchwordError):
     message = "The MFA state must be disabled, enabled or enforced."
 
 
+class GroupInUse(WatchwordError):
+    code = "group_in_use"
+    status = 409
+    message = "A Conditional Access policy uses this group."
+
+
 class GroupExists(WatchwordError):
     code = "group_exists"
     status = 409

@@ -1,11 +1,11 @@
-"""Groups of people (for policies to target later): create, delete, add and remove members."""
+"""Groups of people (for policies to target): create, delete, add and remove members."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
 from watchword.audit.services import record_change
-from watchword.directory.errors import GroupExists, GroupNotFound, InvalidGroupField, InvalidUserField
+from watchword.directory.errors import GroupExists, GroupInUse, GroupNotFound, InvalidGroupField, InvalidUserField
 from watchword.directory.models import Group, User
 from watchword.directory.services import check_text
 
@@ -39,6 +39,14 @@ def get_group(group_id: object) -> Group:
 
 
 def delete_group(group: Group, *, actor, request=None) -> None:
+    """Refused while a Conditional Access policy names the group (a policy's exclusion would
+    otherwise silently stop excluding anyone)."""
+    from watchword.policy.services import policies_naming
+
+    using = policies_naming("groups", str(group.pk))
+    if using:
+        raise GroupInUse(f"{group.name!r} is used by the Conditional Access policies "
+                         f"{', '.join(repr(n) for n in using[:5])}; remove it from them first.")
     with transaction.atomic():
         before = {"name": group.name, "members": list(group.members.values_list("upn", flat=True))}
         group.delete()

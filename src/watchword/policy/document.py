@@ -10,6 +10,7 @@ here; ``watchword.policy.graph`` turns them into warnings when importing from th
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 
@@ -101,7 +102,7 @@ def _object(value, where: str, allowed: tuple[str, ...]) -> dict:
     if not isinstance(value, dict):
         raise PolicyInvalid("Expected an object here.", field=where)
     for key in value:
-        if key not in allowed and not key.startswith("@odata"):
+        if key not in allowed and "@odata" not in key:
             raise PolicyInvalid(f"{key!r} is not a field Watchword knows here (known: {', '.join(allowed)}).",
                                 field=f"{where}.{key}" if where else key)
     return value
@@ -166,6 +167,9 @@ def compile_policy(document: object, *, catalog: Catalog | None = None, id: str 
         raise PolicyInvalid(f"A policy can be at most {MAX_DOCUMENT_BYTES // 1024} KB of JSON.")
     top = _object(document, "", ("id", "displayName", "state", "conditions", "grantControls", "sessionControls",
                                  "createdDateTime", "modifiedDateTime", "templateId", "description"))
+    for key in ("description", "templateId"):
+        if top.get(key) is not None and (not isinstance(top[key], str) or len(top[key]) > 1024):
+            raise PolicyInvalid(f"{key} must be text of at most 1024 characters.", field=key)
     name = top.get("displayName")
     if not isinstance(name, str) or not name.strip():
         raise PolicyInvalid("Give the policy a name.", field="displayName")
@@ -210,6 +214,9 @@ def compile_policy(document: object, *, catalog: Catalog | None = None, id: str 
                             "'Register security info'.", field=f"{w}.includeApplications")
 
     client_types = _list(conditions, "clientAppTypes", "conditions", choices=CLIENT_TYPES, kind="client app type")
+    if "all" in client_types and len(client_types) > 1:
+        raise PolicyInvalid("'all' stands alone: remove the other client app types or it.",
+                            field="conditions.clientAppTypes")
     platforms_doc = _object(conditions.get("platforms"), "conditions.platforms",
                             ("includePlatforms", "excludePlatforms"))
     include_platforms = _list(platforms_doc, "includePlatforms", "conditions.platforms", choices=PLATFORMS_ALLOWED,
@@ -267,7 +274,7 @@ def compile_policy(document: object, *, catalog: Catalog | None = None, id: str 
         "signInFrequency", "persistentBrowser", "applicationEnforcedRestrictions", "cloudAppSecurity",
         "disableResilienceDefaults", "continuousAccessEvaluation", "secureSignInSession"))
     for unused in ("applicationEnforcedRestrictions", "cloudAppSecurity", "continuousAccessEvaluation",
-                   "secureSignInSession"):
+                   "secureSignInSession", "disableResilienceDefaults"):
         if session.get(unused):
             raise PolicyInvalid(f"{unused} is not a session control Watchword has.", field=f"sessionControls.{unused}")
     frequency = _frequency(session.get("signInFrequency"))
@@ -298,7 +305,7 @@ def compile_policy(document: object, *, catalog: Catalog | None = None, id: str 
                              exclude=frozenset(exclude_locations)),
         risk_levels=frozenset(risk_levels), block=block, operator=operator,
         controls=tuple(c for c in controls if c != "block"), strength=strength,
-        frequency_seconds=frequency, persistent_browser=persistent, document=document,
+        frequency_seconds=frequency, persistent_browser=persistent, document=copy.deepcopy(document),
     )
 
 
@@ -309,6 +316,9 @@ def _frequency(value) -> int | None:
         return None
     if doc.get("isEnabled") is not True:
         raise PolicyInvalid("isEnabled must be true or false.", field=f"{where}.isEnabled")
+    if doc.get("authenticationType") not in (None, "primaryAndSecondaryAuthentication"):
+        raise PolicyInvalid("Watchword applies the sign-in frequency to the whole sign-in: authenticationType "
+                            "must be primaryAndSecondaryAuthentication.", field=f"{where}.authenticationType")
     interval = doc.get("frequencyInterval", "timeBased")
     if interval == "everyTime":
         return 0

@@ -315,6 +315,14 @@ def _describe(policy: CompiledPolicy, config: PolicyConfig) -> str:
     return f" {'and' if policy.operator == 'AND' else 'or'} ".join(parts)
 
 
+def _proven_in_session(need: _Need, facts: SignInFacts) -> bool:
+    """Per-user MFA and Security Defaults ask once per sign-in: a factor this session already
+    proved satisfies them (Conditional Access weighs its own sign-in frequency instead)."""
+    if need.outcome != Outcome.REQUIRE_MFA or need.reason.source not in ("per_user_mfa", "security_defaults"):
+        return False
+    return bool(facts.satisfied_factors & (need.factors if need.factors is not None else st.MFA.combinations))
+
+
 def evaluate(facts: SignInFacts, config: PolicyConfig = EMPTY) -> Decision:
     """Combine every rule set; the strictest requirement wins (block > register > MFA > allow),
     and a second factor must satisfy every rule set that asks for one."""
@@ -328,14 +336,18 @@ def evaluate(facts: SignInFacts, config: PolicyConfig = EMPTY) -> Decision:
     if blocks:
         return Decision(Outcome.BLOCK, tuple(n.reason for n in blocks), blocks[0].code, policy_results=results,
                         session=session)
-    asking = [n for n in needs if n.outcome in (Outcome.REQUIRE_MFA, Outcome.REQUIRE_REGISTRATION)]
+    asking = [n for n in needs if n.outcome in (Outcome.REQUIRE_MFA, Outcome.REQUIRE_REGISTRATION)
+              and not _proven_in_session(n, facts)]
     if facts.mfa_blocked and asking:
         # The reference: "MFA attempts auto-denied" for a blocked person, registration included.
         return Decision(Outcome.BLOCK, (Reason("fraud_block", "MFA denied; user is blocked"),), 500121,
                         policy_results=results, session=session)
     if not asking:
-        allowed = [n for n in needs if n.outcome == Outcome.ALLOW]
-        return Decision(Outcome.ALLOW, tuple(n.reason for n in allowed), policy_results=results, session=session)
+        # A requirement met by a factor proven earlier in this session is still a reason.
+        allowed = [n.reason if n.outcome == Outcome.ALLOW else
+                   Reason(n.reason.source, f"{n.reason.detail}; satisfied in this session") for n in needs
+                   if n.outcome == Outcome.ALLOW or _proven_in_session(n, facts)]
+        return Decision(Outcome.ALLOW, tuple(allowed), policy_results=results, session=session)
     factors = st.MFA.combinations
     for need in asking:
         if need.factors is not None:

@@ -4,6 +4,8 @@ and audited in one transaction, or not at all."""
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 
 from watchword.audit.services import record_change
@@ -43,7 +45,7 @@ def clean(values: dict, *, known_groups: frozenset[str] | None = None) -> dict:
                                 field=str(name)[:40])
         if name in NUMBERS:
             low, high, label = NUMBERS[name]
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
                 value = int(value.strip())
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise PolicyInvalid(f"{label} must be a whole number from {low} to {high}.", field=name)

@@ -61,8 +61,9 @@ class Loaded:
 def load() -> Loaded:
     """The settings row (one read) and the compiled configuration for its version."""
     row = current_settings()
+    key = (row.version, row.updated_at)  # the time too: a restored database may repeat a version
     with _cache_lock:
-        if _cache["version"] == row.version and _cache["config"] is not None:
+        if _cache["version"] == key and _cache["config"] is not None:
             return Loaded(row, *_cache["config"])
     config = compile_config(row)
     try:
@@ -70,7 +71,7 @@ def load() -> Loaded:
     except PolicyInvalid:  # never stored so (it is checked on save): all methods, not none
         methods = compile_methods_policy({})
     with _cache_lock:
-        _cache["version"], _cache["config"] = row.version, (config, methods)
+        _cache["version"], _cache["config"] = key, (config, methods)
     return Loaded(row, config, methods)
 
 

@@ -215,6 +215,10 @@ class AuthorizationView(_AuthorizationView):
             if seconds is not None and (not isinstance(signed_in_at, (int, float))
                                         or time.time() - signed_in_at > seconds):
                 return self._sign_in_again(request, request.get_full_path())
+        if request.user.is_authenticated:
+            answer = self._apply_policies(request)
+            if answer is not None:
+                return answer
         session_amr = request.session.get(SESSION_AMR) or []
         if asks_for_mfa(request.GET.get("acr_values", "")) and "mfa" not in session_amr:
             try:
@@ -224,6 +228,37 @@ class AuthorizationView(_AuthorizationView):
             step_up = reverse("signin:step_up")
             return HttpResponseRedirect(f"{step_up}?{urlencode({'next': request.get_full_path()})}")
         return super().get(request, *args, **kwargs)
+
+    def _apply_policies(self, request):
+        """The policies for this application, for the person already signed in here: blocked,
+        a second factor first (step-up), sign in again (sign-in frequency), or nothing to do."""
+        from watchword.audit.services import record_signin
+        from watchword.methods.services import methods_of
+        from watchword.policy.engine import Outcome
+        from watchword.signin.services import decide, signin_expired
+
+        if signin_expired(request):
+            return self._sign_in_again(request, request.get_full_path())
+        client_id = request.GET.get("client_id", "")[:100] or "unknown"
+        evaluation = decide(request.user, methods_of(request.user), app=client_id, request=request, in_session=True)
+        decision = evaluation.decision
+        if decision.outcome == Outcome.ALLOW:
+            return None
+        try:
+            self.validate_authorization_request(request)  # a bad request is refused before anything else
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        if decision.outcome == Outcome.BLOCK:
+            record_signin(request=request, flow_id="sso", typed_name=request.user.upn, user=request.user,
+                          step="policy", result="failure", error_code=decision.error_code or 53003,
+                          reason="; ".join(r.detail for r in decision.reasons)[:300], app=client_id,
+                          requirement=decision.requirement, **evaluation.log_fields())
+            from django.shortcuts import render
+
+            return render(request, "signin/blocked.html", {"mfa_blocked": decision.requirement == "fraud_block"},
+                          status=403)
+        step_up = reverse("signin:step_up")
+        return HttpResponseRedirect(f"{step_up}?{urlencode({'next': request.get_full_path()})}")
 
     def render_to_response(self, context, **response_kwargs):
         response = super().render_to_response(context, **response_kwargs)

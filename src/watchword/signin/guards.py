@@ -53,6 +53,9 @@ def admin_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_admin:
             return permission_denied(request)
+        answer = _admin_pages_policy(request)
+        if answer is not None:
+            return answer
         if request.session.get(SESSION_MFA_TIME) is None:
             if request.user.methods.exists():
                 return redirect(f"{reverse('signin:reverify')}?{urlencode({'next': request.get_full_path()})}")
@@ -60,6 +63,36 @@ def admin_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+ADMIN_POLICY_KEY = "watchword_admin_policy"  # the policy version the admin pages were last allowed under
+
+
+def _admin_pages_policy(request):
+    """Conditional Access and Security Defaults for the admin pages (the reference's "Microsoft
+    Admin Portals"), evaluated once per session and policy version: blocked, or a second factor
+    first (re-verification), or allowed."""
+    from django.shortcuts import render
+
+    from watchword.methods.services import methods_of
+    from watchword.policy.document import APP_ADMIN
+    from watchword.policy.engine import Outcome
+    from watchword.policy.services import current_settings
+    from watchword.signin.services import decide
+
+    version = current_settings().version
+    if request.session.get(ADMIN_POLICY_KEY) == version:
+        return None
+    decision = decide(request.user, methods_of(request.user), app=APP_ADMIN, request=request,
+                      in_session=True).decision
+    if decision.outcome == Outcome.BLOCK:
+        return render(request, "signin/blocked.html", {"mfa_blocked": decision.requirement == "fraud_block"},
+                      status=403)
+    if decision.outcome == Outcome.REQUIRE_MFA:
+        return redirect(f"{reverse('signin:step_up')}?{urlencode({'next': request.get_full_path()})}")
+    if decision.outcome == Outcome.ALLOW:
+        request.session[ADMIN_POLICY_KEY] = version
+    return None  # registration: the admin pages already remind an admin without a second factor
 
 
 def global_admin_required(view):
