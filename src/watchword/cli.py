@@ -1,4 +1,5 @@
-"""The ``watchword`` command line: init, serve, user …, mfa state …, keys rotate, radius …, sync …."""
+"""The ``watchword`` command line: init, serve, user …, mfa state …, keys rotate, radius …, sync …,
+policy …."""
 
 from __future__ import annotations
 
@@ -618,7 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True, help="the administrator's sign-in name")
     p.add_argument("--name", required=True, help="what it is for, like ci-pipeline")
     p.add_argument("--scopes", required=True,
-                   help="space-separated: users.read users.write methods.read methods.write logs.read verify")
+                   help="space-separated: users.read users.write methods.read methods.write logs.read verify "
+                        "policy.read policy.write")
     p.add_argument("--days", default=None, help="lifetime in days, 1 to 366 (default 90)")
     p.set_defaults(func=cmd_api_token_create)
     p = api_token.add_parser("list", help="list API tokens", description="List API tokens (never the tokens).")
@@ -632,6 +634,10 @@ def build_parser() -> argparse.ArgumentParser:
     from watchword.sync.cli import register as register_sync
 
     register_sync(sub, user)
+
+    from watchword.policy.cli import register as register_policy
+
+    register_policy(sub)
 
     p = sub.add_parser("manage", help="Django management commands (advanced)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

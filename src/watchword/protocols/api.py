@@ -105,6 +105,8 @@ def _body(request) -> dict:
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise BadRequest("The request body nests too deeply.") from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     for key, value in data.items():

@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+from watchword.policy import api as policy_api
 from watchword.protocols import api, token_views
 
 app_name = "api"
@@ -23,5 +24,10 @@ urlpatterns = [
     path("api/v1/verify", api.verify_route, name="verify"),
     path("api/v1/challenges", api.challenges, name="challenges"),
     path("api/v1/challenges/<str:challenge_id>", api.challenge, name="challenge"),
+    path("api/v1/identity/conditionalAccess/policies", policy_api.policies_route, name="ca_policies"),
+    path("api/v1/identity/conditionalAccess/policies/<str:policy_id>", policy_api.policy_route, name="ca_policy"),
+    path("api/v1/identity/conditionalAccess/evaluate", policy_api.evaluate_route, name="ca_evaluate"),
+    path("api/v1/policies/identitySecurityDefaultsEnforcementPolicy", policy_api.security_defaults_route,
+         name="security_defaults"),
     re_path(r"^api/v1(?:/.*)?$", api.not_found),
 ]

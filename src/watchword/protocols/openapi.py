@@ -22,6 +22,7 @@ def _nullable(schema: dict) -> dict:
 STRING = {"type": "string"}
 DATETIME = {"type": "string", "format": "date-time"}
 ID = {"type": "string", "pattern": "^[0-9]+$"}
+POLICY_STATES = ("enabled", "disabled", "enabledForReportingButNotEnforced")
 
 
 def _object(properties: dict, required: list[str] | None = None, *, closed: bool = True) -> dict:
@@ -47,6 +48,8 @@ SCHEMAS = {
         "message": {"type": "string", "description": "For people."},
         "field": {"type": "string", "description": "The field or parameter at fault, when there is one."},
         "retryAfter": {"type": "integer", "description": "Seconds to wait (also the Retry-After header)."},
+        "warnings": {"type": "array", "items": _ref("PolicyWarning"),
+                     "description": "policy_lockout_risk: why the change could lock administrators out."},
     }, ["code", "message"])}, ["error"]),
     "User": _object({
         "id": ID,
@@ -171,6 +174,74 @@ SCHEMAS = {
         "createdDateTime": DATETIME,
         "expiresDateTime": DATETIME,
     }, ["id", "userId", "method", "app", "status", "createdDateTime", "expiresDateTime"]),
+    # Conditional Access and Security Defaults (watchword.policy.api), in Microsoft Graph's shapes.
+    "PolicyWarning": _object({"field": STRING, "message": STRING}, ["field", "message"]),
+    "ConditionalAccessPolicy": _object({
+        "id": STRING,
+        "displayName": STRING,
+        "state": {"type": "string", "enum": list(POLICY_STATES)},
+        "createdDateTime": _nullable(DATETIME),
+        "modifiedDateTime": _nullable(DATETIME),
+        "conditions": {"type": "object"},
+        "grantControls": _nullable({"type": "object"}),
+        "sessionControls": _nullable({"type": "object"}),
+        "warnings": {"type": "array", "items": _ref("PolicyWarning"),
+                     "description": "After a change: each part of the body that was dropped, and what that means."},
+    }, ["id", "displayName", "state"], closed=False),
+    "ConditionalAccessPolicyList": _object({
+        "@odata.context": STRING,
+        "value": {"type": "array", "items": _ref("ConditionalAccessPolicy")},
+    }, ["value"]),
+    "ConditionalAccessPolicyCreate": _object({
+        "displayName": {"type": "string", "minLength": 1, "maxLength": 256},
+        "state": {"type": "string", "enum": list(POLICY_STATES)},
+        "conditions": {"type": "object"},
+        "grantControls": _nullable({"type": "object"}),
+        "sessionControls": _nullable({"type": "object"}),
+    }, ["displayName", "state", "conditions"], closed=False),
+    "ConditionalAccessPolicyUpdate": _object({
+        "displayName": {"type": "string", "minLength": 1, "maxLength": 256},
+        "state": {"type": "string", "enum": list(POLICY_STATES)},
+        "conditions": {"type": "object"},
+        "grantControls": _nullable({"type": "object"}),
+        "sessionControls": _nullable({"type": "object"}),
+    }, closed=False),
+    "EvaluateRequest": _object({
+        "user": {"type": "string", "minLength": 1, "maxLength": 254, "description": "Sign-in name (UPN) or id."},
+        "app": {"type": "string", "minLength": 1, "maxLength": 256,
+                "description": "An application id: WatchwordPortal, WatchwordAdmin, WatchwordApi, an OpenID "
+                               "Connect client ID or radius:<client>."},
+        "client": {"type": "string", "enum": ["browser", "mobileAppsAndDesktopClients", "radius", "api", "other"]},
+        "ip": _nullable({"type": "string", "maxLength": 64}),
+        "platform": {"type": "string", "enum": ["", "android", "iOS", "windows", "macOS", "linux"]},
+        "risk": _nullable({"type": "string", "enum": ["none", "low", "medium", "high"],
+                           "description": "Absent or null: worked out from Watchword's signals."}),
+        "userAction": {"type": "string", "enum": ["", "urn:user:registersecurityinfo"]},
+    }, ["user", "app"]),
+    "PolicyResult": _object({
+        "id": STRING,
+        "displayName": STRING,
+        "reportOnly": {"type": "boolean"},
+        "result": {"type": "string", "enum": [
+            "applied", "notApplied", "reportOnlyNotApplied", "reportOnlyWouldBlock", "reportOnlyWouldRequireMfa",
+            "reportOnlySuccess"]},
+        "controls": {"type": "array", "items": STRING},
+        "conditionNotSatisfied": {"type": "string", "description": "The first condition that did not match."},
+    }, ["id", "displayName", "reportOnly", "result", "controls", "conditionNotSatisfied"]),
+    "Evaluation": _object({
+        "outcome": {"type": "string", "enum": ["allow", "require_mfa", "require_registration", "block"]},
+        "errorCode": _nullable({"type": "integer"}),
+        "reasons": {"type": "array", "items": _object({"source": STRING, "detail": STRING}, ["source", "detail"])},
+        "allowedFactors": _nullable({"type": "array", "items": STRING}),
+        "signInRisk": {"type": "string", "enum": ["none", "low", "medium", "high"]},
+        "signInRiskReason": STRING,
+        "appliedPolicies": {"type": "array", "items": _ref("PolicyResult")},
+        "notAppliedPolicies": {"type": "array", "items": _ref("PolicyResult")},
+    }, ["outcome", "errorCode", "reasons", "appliedPolicies", "notAppliedPolicies"]),
+    "SecurityDefaults": _object({
+        "id": STRING, "displayName": STRING, "description": STRING, "isEnabled": {"type": "boolean"},
+    }, ["id", "isEnabled"]),
+    "SecurityDefaultsUpdate": _object({"isEnabled": {"type": "boolean"}}, ["isEnabled"]),
 }
 
 
@@ -213,6 +284,11 @@ PAGING = [
     _query("top", {"type": "integer", "minimum": 1, "maximum": 999}, "Items per page (default 100)."),
     _query("skiptoken", {"type": "integer", "minimum": 1}, "From a nextLink."),
 ]
+CONFIRM = _query("confirm", {"type": "string", "enum": ["true", "false"]},
+                 "true: save even though the policy could lock administrators out (409 policy_lockout_risk "
+                 "otherwise, with the reasons as warnings).")
+POLICY_BODY = ("Graph's conditionalAccessPolicy. Parts Watchword does not enforce are dropped with a warning; "
+               "people, groups and locations are named by id or name, applications by id.")
 WINDOW = [
     _query("since", DATETIME, "From this time (inclusive)."),
     _query("until", DATETIME, "Until this time (exclusive)."),
@@ -302,6 +378,43 @@ def _paths() -> dict:
                                           "successful sign-in) once the person approved or pressed #."),
             "delete": _operation("Withdraw a challenge", "verify", (200, "Withdrawn (status expired)", "Challenge")),
         },
+        "/identity/conditionalAccess/policies": {
+            "get": _operation("List Conditional Access policies", "policy.read",
+                              (200, "Every policy, in Graph's shape", "ConditionalAccessPolicyList"),
+                              errors=(401, 403)),
+            "post": _operation("Add a Conditional Access policy", "policy.write",
+                               (201, "Added, with a warning for each part dropped", "ConditionalAccessPolicy"),
+                               parameters=[CONFIRM], body="ConditionalAccessPolicyCreate",
+                               errors=(400, 401, 403, 409, 413, 415), description=POLICY_BODY),
+        },
+        "/identity/conditionalAccess/policies/{policyId}": {
+            "parameters": [_path("policyId", "The policy's id.")],
+            "get": _operation("Read a Conditional Access policy", "policy.read",
+                              (200, "The policy", "ConditionalAccessPolicy")),
+            "patch": _operation("Change a Conditional Access policy", "policy.write",
+                                (200, "The policy, changed, with a warning for each part dropped",
+                                 "ConditionalAccessPolicy"),
+                                parameters=[CONFIRM], body="ConditionalAccessPolicyUpdate",
+                                errors=(400, 401, 403, 404, 409, 413, 415),
+                                description="The body is merged into the policy: objects key by key, anything "
+                                            "else (lists too) replaced. " + POLICY_BODY),
+            "delete": _operation("Delete a Conditional Access policy", "policy.write", (204, "Deleted", None)),
+        },
+        "/identity/conditionalAccess/evaluate": {
+            "post": _operation("What if: how the policies treat a sign-in", "policy.read",
+                               (200, "The outcome, and which policies apply (or the first condition that did "
+                                     "not match)", "Evaluation"),
+                               body="EvaluateRequest", errors=(400, 401, 403, 404, 413, 415),
+                               description="Nothing is signed in or written."),
+        },
+        "/policies/identitySecurityDefaultsEnforcementPolicy": {
+            "get": _operation("Read Security Defaults", "policy.read", (200, "On or off", "SecurityDefaults"),
+                              errors=(401, 403)),
+            "patch": _operation("Turn Security Defaults on or off", "policy.write",
+                                (200, "On or off now", "SecurityDefaults"), body="SecurityDefaultsUpdate",
+                                errors=(400, 401, 403, 409, 413, 415),
+                                description="409 policy_conflict while Conditional Access policies are on."),
+        },
     }
 
 
@@ -313,8 +426,9 @@ def document(server_url: str) -> dict:
         "info": {
             "title": "Watchword API",
             "version": VERSION,
-            "description": "People, per-user MFA, authentication methods, the sign-in and audit logs, and "
-                           "second-factor checks for backends. Errors are JSON with a stable code. See docs/api.md.",
+            "description": "People, per-user MFA, authentication methods, the sign-in and audit logs, "
+                           "second-factor checks for backends, and Conditional Access and Security Defaults. Errors "
+                           "are JSON with a stable code. See docs/api.md.",
         },
         "servers": [{"url": server_url}],
         "paths": _paths(),

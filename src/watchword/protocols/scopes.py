@@ -17,6 +17,8 @@ API_SCOPES = {
     "methods.write": "Add and delete people's authentication methods; require re-registration",
     "logs.read": "Read the sign-in log and the audit log",
     "verify": "Check people's codes and send them sign-in requests (push, text, call)",
+    "policy.read": "Read Conditional Access policies and Security Defaults; ask what if",
+    "policy.write": "Add, change and delete Conditional Access policies; turn Security Defaults on and off",
 }
 
 ALL_SCOPES = {**OIDC_SCOPES, **API_SCOPES}

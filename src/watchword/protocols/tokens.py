@@ -59,8 +59,9 @@ class TokenNotFound(WatchwordError):
 @dataclass(frozen=True)
 class Caller:
     """Who made an API call: ``kind`` is "application" or "personal"; ``user_id`` the token's
-    owner (personal tokens only; ``user`` loads them when a call needs more than the id);
-    ``key`` names the caller for ownership of challenges; ``label`` names it in logs."""
+    owner (personal tokens only; ``user`` loads them when a call needs more than the id) and
+    ``owner_role`` their role at this call; ``key`` names the caller for ownership of
+    challenges; ``label`` names it in logs."""
 
     kind: str
     key: str
@@ -69,6 +70,7 @@ class Caller:
     user_id: int | None = None
     name: str = ""
     owner_is_global_admin: bool = False
+    owner_role: str = ""
 
     @cached_property
     def user(self):
@@ -229,7 +231,8 @@ def _personal(token: str, now) -> Caller:
     if stale:
         PersonalToken.objects.filter(pk=token_id).update(last_used_at=now)
     return Caller(kind="personal", key=f"token:{token_id}", label=upn, scopes=frozenset(scopes.split()),
-                  user_id=user_id, name=f"{upn}/{name}", owner_is_global_admin=role == Role.GLOBAL_ADMIN)
+                  user_id=user_id, name=f"{upn}/{name}", owner_is_global_admin=role == Role.GLOBAL_ADMIN,
+                  owner_role=role)
 
 
 def _application(token: str, now) -> Caller:

@@ -543,7 +543,8 @@ def test_openapi_document_is_served_and_describes_every_path(client):
               for p in api_urls.urlpatterns
               if str(p.pattern).startswith("api/v1/") and "openapi" not in str(p.pattern)}
     named = {re.sub(r"\{(\w+)\}", lambda m: "{" + {"userId": "user_id", "methodId": "method_id",
-                                                   "challengeId": "challenge_id"}[m.group(1)] + "}", path)
+                                                   "challengeId": "challenge_id",
+                                                   "policyId": "policy_id"}[m.group(1)] + "}", path)
              for path in document["paths"]}
     assert served == named
     assert get_resolver() is not None
