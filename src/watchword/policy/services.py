@@ -175,11 +175,21 @@ def get_policy(policy_id) -> ConditionalAccessPolicy:
     return policy
 
 
+def _denies(compiled: doc.CompiledPolicy) -> bool:
+    """A block, or a grant no factor Watchword has can satisfy (a strength needing passkeys)."""
+    if compiled.block:
+        return True
+    from watchword.policy.engine import _policy_factors
+
+    factors = _policy_factors(compiled, load().config)
+    return factors is not None and not (factors & st.WATCHWORD_FACTORS)
+
+
 def lockout_warnings(compiled: doc.CompiledPolicy, *, actor) -> list[str]:
     """Why saving ``compiled`` could lock administrators out (the reference's "Don't lock
-    yourself out!"): an enabled policy that blocks, for the admin pages, every enabled Global
-    Administrator — or the administrator saving it."""
-    if compiled.state != "enabled" or not compiled.block:
+    yourself out!"): an enabled policy that blocks (or requires what nobody can prove here), for
+    the admin pages, every enabled Global Administrator — or the administrator saving it."""
+    if compiled.state != "enabled" or not _denies(compiled):
         return []
     from watchword.directory.models import Role, User
     from watchword.policy.conditions import first_unmet
@@ -214,7 +224,19 @@ def save_policy(document: object, *, actor, policy_id=None, confirm: bool = Fals
                 action: str = "") -> tuple[ConditionalAccessPolicy, list[str]]:
     """Create (no ``policy_id``) or replace a policy from its Graph-shaped document. Raises
     ``LockoutRisk`` (with the reasons) unless ``confirm``; returns the row and any warnings."""
-    compiled = doc.compile_policy(document, catalog=catalog())
+    known = catalog()
+    if policy_id is not None:
+        # What the policy already names stays acceptable (a person soft-deleted by sync, an
+        # application removed): the policy can still be edited and turned off.
+        try:
+            had = doc.references(doc.compile_policy(get_policy(policy_id).document))
+        except PolicyInvalid:
+            had = {}
+        if had:
+            known = doc.Catalog(users=known.users | had["users"], groups=known.groups | had["groups"],
+                                apps=known.apps | had["apps"], locations=known.locations | had["locations"],
+                                strengths=known.strengths | had["strengths"])
+    compiled = doc.compile_policy(document, catalog=known)
     _check_state_allowed(compiled.state)
     warnings = lockout_warnings(compiled, actor=actor)
     if warnings and not confirm:
