@@ -41,7 +41,7 @@ from watchword.methods.models import PhoneCall, PushActivation, PushChallenge
 from watchword.methods.totp import group_secret, provisioning_uri, qr_svg
 from watchword.portal.allowed import KIND_REFUSED, NOTHING_ALLOWED, Allowed, allowed_for
 from watchword.signin.forms import CodeForm
-from watchword.signin.services import push_status
+from watchword.signin.services import push_status, registration_blocked
 from watchword.signin.waiting import hold_until_activated, hold_until_answered, hold_until_call_ends
 
 ENROL_KEY = "watchword_enrol"
@@ -69,7 +69,10 @@ def _pending(request, user) -> dict | None:
 def run(request, *, user, on_success, on_done, mode: str, base_url: str, account_name: str,
         allowed_kinds: frozenset[str] | None = None):
     """One step of the wizard. ``allowed_kinds`` narrows what the methods policy allows (None:
-    whatever it allows)."""
+    whatever it allows). A Conditional Access policy for the user action "register security
+    info" that blocks this request (from an untrusted network, say) stops it here."""
+    if registration_blocked(request, user):
+        return render(request, "signin/blocked.html", {"registration": True}, status=403)
     step = request.GET.get("step", "app")
     pending = _pending(request, user)
     done = request.session.get(DONE_KEY)

@@ -137,7 +137,9 @@ def _refuse_person(user: User, flow: Flow, request, app: str) -> VerifyResult | 
         record_signin(request=request, flow_id=flow.id, typed_name=user.upn, user=user, step="mfa", result="failure",
                       error_code=codes.ACCOUNT_DISABLED, reason="account disabled", app=app)
         return VerifyResult(False, "account_disabled")
-    if user.mfa_blocked_at is not None:
+    from watchword.signin.facts import mfa_blocked
+
+    if mfa_blocked(user):
         record_signin(request=request, flow_id=flow.id, typed_name=user.upn, user=user, step="mfa", result="failure",
                       error_code=codes.MFA_DENIED, reason="MFA denied; user is blocked", app=app)
         return VerifyResult(False, "mfa_blocked")

@@ -25,7 +25,7 @@ from watchword.policy.locations import parse_address
 from watchword.policy.models import RegistrationGrace
 from watchword.policy.platforms import platform_of
 from watchword.policy.risk import RiskSignals, sign_in_risk
-from watchword.policy.services import Loaded, load
+from watchword.policy.services import Loaded, current_settings, load
 from watchword.signin.models import KnownBrowser, KnownNetwork, Throttle
 
 FAMILIAR_DAYS = 30
@@ -106,10 +106,13 @@ def _fraud_days_ago(user, now) -> int | None:
     return None if when is None else (now - when).days
 
 
-def mfa_blocked(user, loaded: Loaded, now) -> bool:
+def mfa_blocked(user, loaded: Loaded | None = None, now=None) -> bool:
     """Blocked after a fraud report, for the organisation's days or until an administrator unblocks."""
     blocked_at = user.mfa_blocked_at
-    return blocked_at is not None and now - blocked_at < timedelta(days=loaded.settings.fraud_block_days)
+    if blocked_at is None:
+        return False
+    days = (loaded.settings if loaded is not None else current_settings()).fraud_block_days
+    return (now or timezone.now()) - blocked_at < timedelta(days=days)
 
 
 def gather(user, methods, *, app: str, client: str = "browser", ip: str | None = None, user_agent: str = "",

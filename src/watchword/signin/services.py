@@ -284,6 +284,25 @@ def finish(request, flow: Flow, user: User, *, amr: list[str], method: str = "")
         purge_expired_sessions()
 
 
+def registration_blocked(request, user: User) -> bool:
+    """Whether the policies block the user action "register security info" for this request
+    (logged when they do). Only a block is enforced here: the person registering has, by
+    definition, maybe no second factor to satisfy anything else with."""
+    from watchword.methods.services import methods_of
+    from watchword.policy.document import ACTION_REGISTER
+    from watchword.policy.engine import Outcome
+
+    evaluation = decide(user, methods_of(user), request=request, user_action=ACTION_REGISTER, in_session=True)
+    decision = evaluation.decision
+    if decision.outcome != Outcome.BLOCK:
+        return False
+    record_signin(request=request, flow_id="register", typed_name=user.upn, user=user, step="registration",
+                  result="failure", error_code=decision.error_code or 53003,
+                  reason="; ".join(r.detail for r in decision.reasons)[:300], requirement=decision.requirement,
+                  **evaluation.log_fields())
+    return True
+
+
 def step_of(amr: list[str], method: str) -> str:
     """How the second factor was done: a text or call (``sms``/``tel``), a push (``swk``), or a code."""
     for value in ("sms", "tel", "swk", "otp"):

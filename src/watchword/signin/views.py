@@ -28,7 +28,7 @@ from watchword.signin.flow import STAGE_URLS, Flow, Stage
 from watchword.signin.forms import CodeForm, NameForm, NewPasswordForm, PasswordForm
 from watchword.signin.guards import signed_in_required
 from watchword.policy import strengths as st
-from watchword.signin.facts import groups_of
+from watchword.signin.facts import groups_of, mfa_blocked
 from watchword.signin.services import (
     BAD_CREDENTIALS_MESSAGE,
     DIRECTORY_UNAVAILABLE_MESSAGE,
@@ -428,7 +428,7 @@ def _mfa_stage(request, *, allow_blocked: bool = False):
     if user is None:
         flows.discard(request)
         return None, None, redirect("signin:start")
-    if user.mfa_blocked_at is not None and not allow_blocked:
+    if not allow_blocked and mfa_blocked(user):
         return None, None, _blocked(request, flow, user)
     return flow, user, None
 
@@ -484,7 +484,7 @@ def push(request):
     action = request.POST.get("action", "check") if request.method == "POST" else "show"
     challenge = current_push(flow, user)
     status = push_status(challenge)
-    if user.mfa_blocked_at is not None and status != "reported":  # blocked meanwhile, by another report
+    if status != "reported" and mfa_blocked(user):  # blocked meanwhile, by another report
         return _blocked(request, flow, user)
     if action == "resend":
         return _send_push(request, flow, user)
@@ -547,7 +547,7 @@ def phone_step(request):
         return redirect("signin:other")
     _note_remember(request, flow)
     action = request.POST.get("action", "check") if request.method == "POST" else "show"
-    if user.mfa_blocked_at is not None and not (flow.mfa_method == "call" and action == "check"):
+    if not (flow.mfa_method == "call" and action == "check") and mfa_blocked(user):
         return _blocked(request, flow, user)
     if action == "resend":
         return _start_phone(request, flow, user, method, flow.mfa_method)
