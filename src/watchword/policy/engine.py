@@ -275,8 +275,8 @@ def evaluate_conditional_access(facts: SignInFacts, config: PolicyConfig):
             continue
         factors = _policy_factors(policy, config)
         if policy.report_only:
-            if policy.block:
-                result = "reportOnlyWouldBlock"
+            if policy.block or (factors is not None and not factors & st.WATCHWORD_FACTORS):
+                result = "reportOnlyWouldBlock"  # enforced, nothing Watchword has could satisfy it
             elif factors is not None and not (_fresh_enough(facts, policy.frequency_seconds) & factors):
                 result = "reportOnlyWouldRequireMfa"
             else:

@@ -135,3 +135,16 @@ def test_state_after_admin_sets_refuses_an_unknown_state(requested):
 ])
 def test_state_after_registration_moves_enabled_to_enforced_and_leaves_the_others(current, result):
     assert state_after_registration(current) == result
+
+
+def test_a_second_factor_proven_earlier_in_the_session_satisfies_per_user_mfa_and_says_so():
+    decision = evaluate(facts("enforced", ("totp",), satisfied_factors=frozenset({"password,softwareOath"})))
+
+    assert decision.outcome == Outcome.ALLOW
+    assert decision.reasons == (Reason("per_user_mfa", "per-user MFA is enforced; satisfied in this session"),)
+
+
+def test_a_session_factor_never_skips_per_user_registration():
+    decision = evaluate(facts("enabled", (), satisfied_factors=frozenset({"password,softwareOath"})))
+
+    assert decision.outcome == Outcome.REQUIRE_REGISTRATION
