@@ -6,18 +6,30 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
 
 from watchword.audit.codes import DESCRIPTIONS
 from watchword.audit.models import AuditEvent, SignInEvent
+from watchword.policy.forms import RESULT_LABELS, control_text
 from watchword.signin.guards import admin_required
+
+
+# The sign-in's Conditional Access status (``SignInEvent.conditional_access_status``), in words.
+CA_STATUSES = {"success": "Success", "failure": "Failure", "notApplied": "Not applied", "interrupted": "Interrupted"}
+CA_BADGES = {"success": "success", "failure": "failure", "interrupted": "interrupted", "notApplied": ""}
+# An enforced policy applied: the only result written exactly so (report-only ones all start
+# "reportOnly"). Matched in the stored JSON text, which SQLite and PostgreSQL both write this way.
+_APPLIED = Q(conditional_access__icontains='"result": "applied"')
 
 
 class SignInFilter(forms.Form):
     user = forms.CharField(label="User", max_length=254, required=False)
     result = forms.ChoiceField(label="Result", required=False,
                                choices=[("", "Any")] + list(SignInEvent.Result.choices))
+    ca = forms.ChoiceField(label="Conditional Access", required=False,
+                           choices=[("", "Any")] + list(CA_STATUSES.items()))
     code = forms.IntegerField(label="Error code", required=False, min_value=0, max_value=9_999_999)
     ip = forms.GenericIPAddressField(label="IP address", required=False)
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -47,6 +59,27 @@ def _query(request):
     return query.urlencode()
 
 
+def _ca_status(rows, status: str):
+    """Sign-ins by ``SignInEvent.conditional_access_status``: a policy blocking is a failed
+    sign-in, so among those with an enforced policy applied, the sign-in's result decides."""
+    if status == "notApplied":
+        return rows.filter(Q(conditional_access__isnull=True) | ~_APPLIED)
+    return rows.filter(_APPLIED, result=status)
+
+
+def _with_conditional_access(event: SignInEvent) -> SignInEvent:
+    """The row with its Conditional Access status and each policy's result, in words."""
+    status = event.conditional_access_status
+    event.ca_label, event.ca_badge = CA_STATUSES.get(status, status), CA_BADGES.get(status, "")
+    event.ca_policies = [{
+        "name": str(r.get("displayName") or r.get("id") or ""),
+        "result": RESULT_LABELS.get(r.get("result"), str(r.get("result", ""))),
+        "controls": ", ".join(control_text(c) for c in r.get("controls") or ()),
+        "unmet": str(r.get("conditionNotSatisfied") or ""),
+    } for r in event.conditional_access or () if isinstance(r, dict)]
+    return event
+
+
 @admin_required
 def signin_log(request):
     form = SignInFilter(request.GET)  # bound even when empty: no filter shows everything
@@ -57,6 +90,8 @@ def signin_log(request):
             rows = rows.filter(typed_name__icontains=data["user"])
         if data["result"]:
             rows = rows.filter(result=data["result"])
+        if data["ca"]:
+            rows = _ca_status(rows, data["ca"])
         if data["code"] is not None:
             rows = rows.filter(error_code=data["code"])
         if data["ip"]:
@@ -65,6 +100,8 @@ def signin_log(request):
     else:
         rows = rows.none()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    for event in page:
+        _with_conditional_access(event)
     return render(request, "audit/signin_log.html", {"form": form, "page": page, "descriptions": DESCRIPTIONS,
                                                      "query": _query(request)})
 

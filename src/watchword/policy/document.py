@@ -177,7 +177,8 @@ def compile_policy(document: object, *, catalog: Catalog | None = None, id: str 
         raise PolicyInvalid(f"A policy's name can be at most {MAX_NAME} characters.", field="displayName")
     state = top.get("state")
     if state not in STATES:
-        raise PolicyInvalid(f"state must be one of {', '.join(STATES)}.", field="state")
+        raise PolicyInvalid("state must be enabled (on), enabledForReportingButNotEnforced (report-only) or "
+                            "disabled (off).", field="state")
     c = catalog
     conditions = _object(top.get("conditions"), "conditions", (
         "users", "applications", "clientAppTypes", "platforms", "locations", "signInRiskLevels"))
@@ -209,6 +210,9 @@ def compile_policy(document: object, *, catalog: Catalog | None = None, id: str 
     if actions and (include_apps or exclude_apps):
         raise PolicyInvalid("A policy targets applications or a user action, not both.",
                             field=f"{w}.includeUserActions")
+    if actions and state == "enabledForReportingButNotEnforced":
+        raise PolicyInvalid("Report-only is not available for a policy on the user action 'Register security "
+                            "info' (as in the reference): turn it on or off.", field="state")
     if not (include_apps or actions):
         raise PolicyInvalid("Choose the target: All applications, some applications, or the user action "
                             "'Register security info'.", field=f"{w}.includeApplications")

@@ -35,6 +35,8 @@ def what_if(*, user, app: str, client: str = "browser", ip: str | None = None, p
         raise PolicyInvalid(f"Sign-in risk must be one of {', '.join(LEVELS)}.", field="risk")
     if user_action not in ("", "urn:user:registersecurityinfo"):
         raise PolicyInvalid("The only user action is urn:user:registersecurityinfo.", field="userAction")
+    # There is no browser here to recognise: a browser the person has used before, unless told.
     return evaluate_sign_in(user, methods_of(user), app=app, client=client, ip=ip or None, platform=platform,
                             risk=risk, user_action=user_action, familiar_network=familiar_network,
-                            familiar_browser=familiar_browser, read_only=True)
+                            familiar_browser=True if familiar_browser is None else familiar_browser,
+                            read_only=True)

@@ -517,7 +517,7 @@ def report_only(compiled):
     (blocking(state="enabledForReportingButNotEnforced"), {}, "reportOnlyWouldBlock"),
     (policy(state="enabledForReportingButNotEnforced"), {}, "reportOnlyWouldRequireMfa"),
     (policy(state="enabledForReportingButNotEnforced", controls=(), strength=PHISHING_RESISTANT), {},
-     "reportOnlyWouldRequireMfa"),
+     "reportOnlyWouldBlock"),  # enforced, nothing Watchword has could satisfy it
     (policy(state="enabledForReportingButNotEnforced"),
      {"satisfied_factors": frozenset({st.FACTOR_CODE}), "mfa_age_seconds": 60}, "reportOnlySuccess"),
     (policy(state="enabledForReportingButNotEnforced", controls=(),

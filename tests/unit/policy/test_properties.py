@@ -121,8 +121,10 @@ def documents(draw, states=("enabled", "disabled", "enabledForReportingButNotEnf
         session["signInFrequency"] = {"isEnabled": True, "type": "days", "value": draw(hs.integers(1, 365))}
     if conditions["applications"].get("includeApplications") == ["All"] and draw(hs.booleans()):
         session["persistentBrowser"] = {"isEnabled": True, "mode": draw(hs.sampled_from(("always", "never")))}
-    document = {"displayName": "Generated", "state": draw(hs.sampled_from(states)), "conditions": conditions,
-                "grantControls": grant}
+    state = draw(hs.sampled_from(states))
+    if "includeUserActions" in conditions["applications"] and state == "enabledForReportingButNotEnforced":
+        conditions["applications"] = {"includeApplications": ["All"]}  # no report-only for a user action
+    document = {"displayName": "Generated", "state": state, "conditions": conditions, "grantControls": grant}
     if session:
         document["sessionControls"] = session
     return document
