@@ -215,30 +215,48 @@ def authenticate(nas: RadiusClient, *, name: str, password: str, state: bytes | 
                               f"{settings.PUBLIC_URL}/signin first")
     ctx.log(flow, user, step="mfa", result="interrupted", error_code=decision.error_code, reason=detail,
             requirement=decision.requirement, **flow.log)
-    return _second_factor(ctx, user, methods, code, Conversation(
-        kind="code", user_id=user.pk, nas_id=nas.pk, name=normalise_upn(name), flow=flow, ip=ip))
+    ways = _ways(evaluation)
+    return _second_factor(ctx, user, [m for m in evaluation.usable if ways.get(m.pk)], code, Conversation(
+        kind="code", user_id=user.pk, nas_id=nas.pk, name=normalise_upn(name), flow=flow, ip=ip), ways)
 
 
-def _second_factor(ctx: Context, user: User, methods, code: str, conversation: Conversation) -> Result:
+def _ways(evaluation) -> dict:
+    """Method pk → the channels this sign-in may use it by: what the methods policy allows the
+    person, narrowed to the factors the applying policies accept (an authentication strength)."""
+    from watchword.policy import strengths as st
+
+    factor = {"push": st.FACTOR_PUSH, "code": st.FACTOR_CODE, "text": st.FACTOR_TEXT, "call": st.FACTOR_CALL}
+    allowed = evaluation.decision.allowed_factors
+    return {pk: tuple(c for c in channels if allowed is None or factor[c] in allowed)
+            for pk, channels in evaluation.channels.items()}
+
+
+def _second_factor(ctx: Context, user: User, methods, code: str, conversation: Conversation, ways: dict) -> Result:
     """The person's default method; a code typed after the password is always an authenticator's."""
-    code_capable = any(m.type in registry.code_types() for m in methods)
+    code_capable = any("code" in ways.get(m.pk, ()) for m in methods)
     phones = sorted((m for m in methods if m.type in phone.PHONE_TYPES), key=lambda m: registry.get(m.type).preference)
     if code:
         if code_capable:
             return _check_code(ctx, conversation, user, code)
+        if any(m.type in registry.code_types() for m in methods):  # the policies do not accept codes here
+            ctx.log(conversation.flow, user, step="mfa", result="failure", error_code=codes.MFA_FAILED,
+                    reason="a code was sent after the password, but the policies do not accept codes here",
+                    method="code")
+            return Result(REJECT, "Your organisation doesn't accept a code here. Sign in with your password alone "
+                                  "to get a sign-in request.")
         ctx.log(conversation.flow, user, step="mfa", result="failure", error_code=codes.MFA_FAILED,
                 reason="a code was sent after the password, but there is no authenticator app", method="code")
         return Result(REJECT, "A code after your password is for an authenticator app. Sign in with your "
                               "password alone to get a text or a call.")
     default = default_method_of(methods)
-    if default is not None and default.type == push.PushMethod.key and push.active_devices(user):
+    if default is not None and "push" in ways.get(default.pk, ()) and push.active_devices(user):
         return _send_push(ctx, conversation, user)
     if default is not None and default.type in phone.PHONE_TYPES:
-        return _use_phone(ctx, conversation, user, default)
+        return _use_phone(ctx, conversation, user, default, ways[default.pk])
     if code_capable:
         return Result(CHALLENGE, CODE_PROMPT, ctx.conversations.add(conversation))
     if phones:
-        return _use_phone(ctx, conversation, user, phones[0])
+        return _use_phone(ctx, conversation, user, phones[0], ways[phones[0].pk])
     ctx.log(conversation.flow, user, step="mfa", result="failure", error_code=codes.MFA_REQUIRED,
             reason="no method usable over RADIUS")
     return Result(REJECT, f"Set up an authenticator app or a phone at {settings.PUBLIC_URL}/mysecurityinfo to "
@@ -334,10 +352,13 @@ def _wait_for_push(ctx: Context, conversation: Conversation, user: User) -> Resu
 # Texts and calls
 
 
-def _use_phone(ctx: Context, conversation: Conversation, user: User, method) -> Result:
-    """Text a code to, or call, one of the person's phones. Delivery's refusals (limits, a
-    country not allowed, a provider that failed) are logged and end this sign-in."""
+def _use_phone(ctx: Context, conversation: Conversation, user: User, method, channels: tuple[str, ...]) -> Result:
+    """Text a code to, or call, one of the person's phones (its preferred way, if the policies
+    allow it). Delivery's refusals (limits, a country not allowed, a provider that failed) are
+    logged and end this sign-in."""
     channel = phone.channel_of(method)
+    if channel not in channels:
+        channel = channels[0]
     flow, now = conversation.flow, timezone.now()
     try:
         if channel == "text":

@@ -498,3 +498,31 @@ def test_registering_security_info_from_elsewhere_is_blocked_by_a_user_action_po
 
     assert wizard.status_code == 403
     assert "You cannot access this right now" in text_of(wizard)
+
+
+def test_over_radius_a_push_only_strength_refuses_a_code_typed_after_the_password(radius_server, adele,
+                                                                                     enrol_device):
+    import pyotp
+
+    device = enrol_device(adele)
+    row = services.save_strength(name="Notifications only", combinations=[FACTOR_PUSH], actor="cli")
+    save_policy("VPN: notifications only", apps={"includeApplications": ["radius:vpn-1"]},
+                grant=strength(str(row.pk)))
+
+    code, message, _ = ask_radius(radius_server, adele.upn, f"{PASSWORD},{pyotp.TOTP(device.secret).now()}")
+
+    assert code == rp.AccessReject
+    assert "sign in with your password alone" in message.lower()
+    assert not SignInEvent.objects.filter(user=adele, step="complete", result="success").exists()
+
+
+def test_over_radius_a_code_typed_after_the_password_still_works_when_the_policies_accept_codes(
+        radius_server, adele, enrol_device):
+    import pyotp
+
+    device = enrol_device(adele)
+    save_policy("VPN: MFA", apps={"includeApplications": ["radius:vpn-1"]}, grant=REQUIRE_MFA)
+
+    code, _, _ = ask_radius(radius_server, adele.upn, f"{PASSWORD},{pyotp.TOTP(device.secret).now()}")
+
+    assert code == rp.AccessAccept
