@@ -235,12 +235,13 @@ class AuthorizationView(_AuthorizationView):
         from watchword.audit.services import record_signin
         from watchword.methods.services import methods_of
         from watchword.policy.engine import Outcome
-        from watchword.signin.services import decide, signin_expired
+        from watchword.signin.services import client_of, decide, signin_expired
 
         if signin_expired(request):
             return self._sign_in_again(request, request.get_full_path())
         client_id = request.GET.get("client_id", "")[:100] or "unknown"
-        evaluation = decide(request.user, methods_of(request.user), app=client_id, request=request, in_session=True)
+        evaluation = decide(request.user, methods_of(request.user), app=client_id, client=client_of(client_id),
+                            request=request, in_session=True)
         decision = evaluation.decision
         if decision.outcome == Outcome.ALLOW:
             return None

@@ -175,6 +175,26 @@ def app_of(next_url: str) -> str:
     return APP_PORTAL
 
 
+def client_of(app: str) -> str:
+    """The client type of a sign-in for ``app``: an OpenID Connect client that is a native app
+    (public, redirecting to its own URI scheme or to a loopback address, RFC 8252) is a mobile or
+    desktop client; everything else signing in through these pages is a browser."""
+    from urllib.parse import urlsplit
+
+    from oauth2_provider.models import get_application_model
+
+    if app.startswith(("Watchword", "radius:")):
+        return "browser"
+    row = get_application_model().objects.filter(client_id=app).values("client_type", "redirect_uris").first()
+    if row is None or row["client_type"] != "public":
+        return "browser"
+    for uri in (row["redirect_uris"] or "").split():
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or parts.hostname in ("127.0.0.1", "::1", "localhost"):
+            return "mobileAppsAndDesktopClients"
+    return "browser"
+
+
 def session_factors(request) -> tuple[frozenset[str], float | None]:
     """The factors this browser session has proven, and how long ago its last second factor was."""
     if request is None or not hasattr(request, "session"):

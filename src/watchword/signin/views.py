@@ -34,6 +34,7 @@ from watchword.signin.services import (
     DIRECTORY_UNAVAILABLE_MESSAGE,
     SESSION_FACTORS,
     app_of,
+    client_of,
     check_password,
     current_push,
     decide,
@@ -302,7 +303,7 @@ def _blocked_page(request, decision):
 def _after_primary(request, flow: Flow, user: User):
     methods = methods_of(user)
     flow.app = app_of(flow.next_url)
-    evaluation = decide(user, methods, app=flow.app, request=request)
+    evaluation = decide(user, methods, app=flow.app, client=client_of(flow.app), request=request)
     decision = evaluation.decision
     flow.requirement = decision.requirement if decision.needs_second_factor else ""
     flow.allowed = sorted(decision.allowed_factors or ())
@@ -660,7 +661,7 @@ def step_up(request):
     flow.amr = ["pwd"]
     flow.requirement = "app_requires_mfa"
     flow.app = app_of(next_url)
-    evaluation = decide(user, methods, app=flow.app, request=request, in_session=True)
+    evaluation = decide(user, methods, app=flow.app, client=client_of(flow.app), request=request, in_session=True)
     decision = evaluation.decision
     if decision.outcome == Outcome.BLOCK:
         return _blocked_page(request, decision)

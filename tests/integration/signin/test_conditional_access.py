@@ -18,9 +18,10 @@ from tests.integration.protocols.oidc_support import (  # noqa: F401 (fixtures)
     code_from,
     pkce_pair,
     public_app,
+    sign_in_through,
 )
 from tests.integration.protocols.radius_support import access_request, read_reply
-from tests.support import PASSWORD
+from tests.support import PASSWORD, SignIn
 from watchword.audit.models import SignInEvent
 from watchword.directory.groups import add_member, create_group
 from watchword.policy import services
@@ -526,3 +527,33 @@ def test_over_radius_a_code_typed_after_the_password_still_works_when_the_polici
     code, _, _ = ask_radius(radius_server, adele.upn, f"{PASSWORD},{pyotp.TOTP(device.secret).now()}")
 
     assert code == rp.AccessAccept
+
+
+# --- client app types -------------------------------------------------------------------------
+
+
+def test_a_native_apps_sign_in_counts_as_a_mobile_or_desktop_client(client, adele):
+    from watchword.protocols.oidc_clients import add_client
+
+    native = add_client(name="Desktop mail", redirect_uris=["http://127.0.0.1/callback"], public=True, actor="cli")
+    save_policy("Block desktop apps", grant=BLOCK, clientAppTypes=["mobileAppsAndDesktopClients"])
+    _, challenge = pkce_pair()
+
+    path = authorize_path(native.client_id, challenge=challenge, redirect_uri="http://127.0.0.1/callback")
+    next_url = parse_qs(urlsplit(client.get(path)["Location"]).query)["next"][0]
+    page = client.post("/signin", {"name": adele.upn, "next": next_url})
+
+    response = client.post("/signin/password", {"password": PASSWORD, "flow": SignIn.flow_token(page)})
+
+    assert response.status_code == 403
+    assert SignInEvent.objects.get(user=adele, step="policy").client_app == "mobileAppsAndDesktopClients"
+
+
+def test_a_web_applications_sign_in_counts_as_a_browser(client, adele, public_app):
+    save_policy("Block desktop apps", grant=BLOCK, clientAppTypes=["mobileAppsAndDesktopClients"])
+    _, challenge = pkce_pair()
+
+    response = sign_in_through(client, authorize_path(public_app.client_id, challenge=challenge), adele.upn)
+
+    assert response.status_code == 302
+    assert SignInEvent.objects.get(user=adele, step="complete").client_app == "browser"
