@@ -150,7 +150,8 @@ SCHEMAS = {
         "result": {"type": "string", "enum": ["accept", "reject"]},
         "method": {"type": "string", "enum": ["code", "sms"]},
         "reason": {"type": "string", "enum": [
-            "wrong_code", "code_reused", "no_code_method", "account_disabled", "mfa_blocked", "too_many_attempts",
+            "wrong_code", "code_reused", "no_code_method", "account_disabled", "mfa_blocked", "blocked_by_policy",
+            "too_many_attempts",
             "challenge_expired", "challenge_used", "challenge_approved", "challenge_denied"]},
     }, ["result"]),
     "ChallengeRequest": _object({

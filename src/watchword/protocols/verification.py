@@ -143,6 +143,20 @@ def _refuse_person(user: User, flow: Flow, request, app: str) -> VerifyResult | 
         record_signin(request=request, flow_id=flow.id, typed_name=user.upn, user=user, step="mfa", result="failure",
                       error_code=codes.MFA_DENIED, reason="MFA denied; user is blocked", app=app)
         return VerifyResult(False, "mfa_blocked")
+    # Conditional Access for the verification API (client type "api"): only a block is enforced
+    # here; the backend asked for the second factor itself.
+    from watchword.methods.services import methods_of
+    from watchword.policy.document import APP_API
+    from watchword.policy.engine import Outcome
+    from watchword.signin.services import decide
+
+    evaluation = decide(user, methods_of(user), app=APP_API, client="api", request=request)
+    if evaluation.decision.outcome == Outcome.BLOCK and evaluation.decision.requirement != "fraud_block":
+        record_signin(request=request, flow_id=flow.id, typed_name=user.upn, user=user, step="policy",
+                      result="failure", error_code=evaluation.decision.error_code or 53003,
+                      reason="; ".join(r.detail for r in evaluation.decision.reasons)[:300], app=app,
+                      requirement=evaluation.decision.requirement, **evaluation.log_fields())
+        return VerifyResult(False, "blocked_by_policy")
     return None
 
 
@@ -233,7 +247,9 @@ def start(caller: Caller, *, user: User, method: str, app: str, ip: str | None =
     if refusal:
         raise MethodUnavailable({"account_disabled": "The person's account is disabled.",
                                  "mfa_blocked": "The person is blocked from MFA after a fraud report; an "
-                                                "administrator must unblock them."}[refusal.reason],
+                                                "administrator must unblock them.",
+                                 "blocked_by_policy": "A Conditional Access policy blocks this person here."
+                                 }[refusal.reason],
                                 field="user", reason=refusal.reason)
     kind, method_row = _pick(user, method)
     shown = app or caller.name or settings.ORGANISATION_NAME

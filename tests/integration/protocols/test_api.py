@@ -432,6 +432,22 @@ class TestVerify:
         assert admin_api.post("/verify", {"user": adele.upn, "code": auth.fresh_code()}).json()["reason"] == \
             "account_disabled"
 
+    def test_a_conditional_access_policy_blocking_the_verification_api_refuses_the_person(
+            self, admin_api, adele, enrol):
+        from watchword.audit.models import SignInEvent
+        from watchword.policy.services import save_policy
+
+        auth = enrol(adele)
+        save_policy({"displayName": "No API for Adele", "state": "enabled",
+                     "conditions": {"users": {"includeUsers": [str(adele.pk)]},
+                                    "applications": {"includeApplications": ["WatchwordApi"]},
+                                    "clientAppTypes": ["api"]},
+                     "grantControls": {"operator": "OR", "builtInControls": ["block"]}}, actor="cli")
+
+        assert admin_api.post("/verify", {"user": adele.upn, "code": auth.fresh_code()}).json() == {
+            "result": "reject", "reason": "blocked_by_policy"}
+        assert SignInEvent.objects.filter(user=adele, step="policy", error_code=53003, client_app="api").exists()
+
     @pytest.mark.parametrize("body, status, field", [
         ({"code": "123456"}, 400, "user"), ({"user": "", "code": "123456"}, 400, "user"),
         ({"user": ["a"], "code": "123456"}, 400, "user"), ({"user": "adele.vance@contoso.example"}, 400, "code"),
