@@ -5,14 +5,13 @@ Each sign-in's log row lists the policies' parts in it."""
 
 from __future__ import annotations
 
-import html
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
 from pyrad import packet as rp
 
+from tests.integration.signin.pages import asked_for_code, is_signed_in, text_of, went_to
 from tests.integration.protocols.oidc_support import (  # noqa: F401 (fixtures)
     authorize_path,
     code_from,
@@ -80,28 +79,6 @@ def strength(strength_id: str) -> dict:
     return {"operator": "OR", "authenticationStrength": {"id": strength_id}}
 
 
-def went_to(response) -> str:
-    """Where a sign-in step went: a redirect's target, or — when a step answers with the next
-    step's page itself — the address that page's form posts to."""
-    if response.status_code == 200 and response.request["PATH_INFO"].startswith("/signin"):
-        actions = [action for action in re.findall(r'<form method="post" action="(/signin/[^"?]+)"',
-                                                   response.content.decode()) if action != "/signin/cancel"]
-        assert actions, response.content[:500]
-        return actions[-1]
-    assert response.status_code == 302, (response.status_code, response.content[:500])
-    return response["Location"]
-
-
-def text_of(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(response.content.decode())))
-
-
-def asked_for_code(response) -> bool:
-    return went_to(response) == "/signin/verify" and 'name="code"' in response.content.decode()
-
-
-def is_signed_in(client) -> bool:
-    return client.get("/myaccount").status_code == 200
 
 
 def part_of(policy, event) -> dict:

@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.integration.signin.pages import asked_for_code, is_signed_in, text_of, went_to
 from tests.support import ACCOUNT_THRESHOLD, let_throttle_time_pass
 from watchword.directory.groups import add_member, create_group
 from watchword.directory.models import User
@@ -49,28 +50,6 @@ def settings_update(**values):
     return mfa_settings.update(values, actor="cli")
 
 
-def went_to(response) -> str:
-    """Where a sign-in step went: a redirect's target, or — when a step answers with the next
-    step's page itself — the address that page's form posts to."""
-    if response.status_code == 200 and response.request["PATH_INFO"].startswith("/signin"):
-        actions = [action for action in re.findall(r'<form method="post" action="(/signin/[^"?]+)"',
-                                                   response.content.decode()) if action != "/signin/cancel"]
-        assert actions, response.content[:500]
-        return actions[-1]
-    assert response.status_code == 302, (response.status_code, response.content[:500])
-    return response["Location"]
-
-
-def text_of(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(response.content.decode())))
-
-
-def asked_for_code(response) -> bool:
-    return went_to(response) == "/signin/verify" and 'name="code"' in response.content.decode()
-
-
-def is_signed_in(client) -> bool:
-    return client.get("/myaccount").status_code == 200
 
 
 def sign_out(browser) -> None:

@@ -5,14 +5,13 @@ that will do, and the sign-in log naming Security Defaults as the requirement.""
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.integration.signin.pages import asked_for_code, is_signed_in, text_of, went_to
 from watchword.audit.models import SignInEvent
 from watchword.delivery.models import PhoneMessage
 from watchword.methods import phone
@@ -39,28 +38,6 @@ def security_defaults():
     return services.set_security_defaults(True, actor="cli")
 
 
-def went_to(response) -> str:
-    """Where a sign-in step went: a redirect's target, or — when a step answers with the next
-    step's page itself — the address that page's form posts to."""
-    if response.status_code == 200 and response.request["PATH_INFO"].startswith("/signin"):
-        actions = [action for action in re.findall(r'<form method="post" action="(/signin/[^"?]+)"',
-                                                   response.content.decode()) if action != "/signin/cancel"]
-        assert actions, response.content[:500]
-        return actions[-1]
-    assert response.status_code == 302, (response.status_code, response.content[:500])
-    return response["Location"]
-
-
-def text_of(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(response.content.decode())))
-
-
-def asked_for_code(response) -> bool:
-    return went_to(response) == "/signin/verify" and 'name="code"' in response.content.decode()
-
-
-def is_signed_in(client) -> bool:
-    return client.get("/myaccount").status_code == 200
 
 
 def sign_in_with_code(sign_in, browser, person, authenticator, **extra):
