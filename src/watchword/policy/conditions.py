@@ -1,29 +1,62 @@
 """Whether one Conditional Access policy applies to a sign-in, and if not, the first condition
 that did not match — in the reference's order: users, target resources, client apps, device
-platforms, locations, sign-in risk. Exclusions beat inclusions everywhere. Pure."""
+platforms, locations, sign-in risk. Exclusions beat inclusions everywhere. Pure.
+
+What depends only on the sign-in (which named locations hold its address, the person's id as
+text) is worked out once per evaluation (``Where``), not once per policy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watchword.policy.document import ALL_TRUSTED, CompiledPolicy
+from watchword.policy.locations import in_index, index_of
 
 if TYPE_CHECKING:
     from watchword.policy.engine import PolicyConfig, SignInFacts
 
+MFA_TRUSTED_IPS = "MFA trusted IPs"
 
-def _users(policy: CompiledPolicy, facts: "SignInFacts") -> str:
-    uid = str(facts.user_id)
+
+@dataclass(frozen=True)
+class Where:
+    """The sign-in's address, placed once: the named locations that hold it, and whether a
+    trusted one (or the MFA trusted IPs) does."""
+
+    shown: str
+    inside: frozenset[str]
+    trusted: str  # the first trusted location holding it (or "MFA trusted IPs"); "" none
+
+
+def locate(facts: "SignInFacts", config: "PolicyConfig") -> Where:
+    ip = facts.ip
+    if ip is None:
+        return Where("an unknown address", frozenset(), "")
+    inside = [location for location in config.locations if location.contains(ip)]
+    trusted = next((location.name for location in inside if location.trusted), "")
+    if not trusted and config.mfa_trusted_ips:
+        index = config.cache.get("trusted_ips")
+        if index is None:
+            index = config.cache["trusted_ips"] = index_of(config.mfa_trusted_ips)
+        trusted = MFA_TRUSTED_IPS if in_index(index, ip) else ""
+    return Where(str(ip), frozenset(location.id for location in inside), trusted)
+
+
+def _users(policy: CompiledPolicy, facts: "SignInFacts", uid: str) -> str:
     if uid in policy.exclude_users:
         return "users: the person is excluded"
-    if policy.exclude_groups & facts.groups:
+    if not policy.exclude_groups.isdisjoint(facts.groups):
         return "users: excluded by group membership"
-    if policy.exclude_roles & facts.roles:
+    if not policy.exclude_roles.isdisjoint(facts.roles):
         return "users: excluded by role"
-    if (policy.include_all_users or uid in policy.include_users or policy.include_groups & facts.groups
-            or policy.include_roles & facts.roles):
+    if (policy.include_all_users or uid in policy.include_users or not policy.include_groups.isdisjoint(facts.groups)
+            or not policy.include_roles.isdisjoint(facts.roles)):
         return ""
-    return "users: the person is not included"
+    return NOT_INCLUDED
+
+
+NOT_INCLUDED = "users: the person is not included"
 
 
 def _target(policy: CompiledPolicy, facts: "SignInFacts") -> str:
@@ -53,26 +86,24 @@ def _platform(policy: CompiledPolicy, facts: "SignInFacts") -> str:
     return f"device platforms: {shown} is not included"
 
 
-def _in_locations(ids: frozenset[str], facts: "SignInFacts", config: "PolicyConfig") -> str:
-    """The name of the first of ``ids`` the sign-in's address is in, or ""."""
-    if facts.ip is None:
+def _holding(ids: frozenset[str], where: Where, config: "PolicyConfig") -> str:
+    """The name of the first of ``ids`` (a named location, or All trusted) holding the address."""
+    if ids.isdisjoint(where.inside) and not (ALL_TRUSTED in ids and where.trusted):
         return ""
     for location in config.locations:
-        if (location.id in ids or (ALL_TRUSTED in ids and location.trusted)) and location.contains(facts.ip):
+        if location.id in where.inside and (location.id in ids or (ALL_TRUSTED in ids and location.trusted)):
             return location.name
-    if ALL_TRUSTED in ids and any(facts.ip.version == n.version and facts.ip in n for n in config.mfa_trusted_ips):
-        return "MFA trusted IPs"
-    return ""
+    return where.trusted
 
 
-def _locations(policy: CompiledPolicy, facts: "SignInFacts", config: "PolicyConfig") -> str:
-    shown = str(facts.ip) if facts.ip is not None else "an unknown address"
-    excluded = _in_locations(policy.locations.exclude, facts, config)
-    if excluded:
-        return f"locations: {shown} is in the excluded location '{excluded}'"
-    if policy.locations.everything or _in_locations(policy.locations.include, facts, config):
+def _locations(policy: CompiledPolicy, where: Where, config: "PolicyConfig") -> str:
+    if policy.locations.exclude:
+        excluded = _holding(policy.locations.exclude, where, config)
+        if excluded:
+            return f"locations: {where.shown} is in the excluded location '{excluded}'"
+    if policy.locations.everything or _holding(policy.locations.include, where, config):
         return ""
-    return f"locations: {shown} is not in an included location"
+    return f"locations: {where.shown} is not in an included location"
 
 
 def _risk(policy: CompiledPolicy, facts: "SignInFacts") -> str:
@@ -81,6 +112,14 @@ def _risk(policy: CompiledPolicy, facts: "SignInFacts") -> str:
     return f"sign-in risk: {facts.risk} is not included"
 
 
-def first_unmet(policy: CompiledPolicy, facts: "SignInFacts", config: "PolicyConfig") -> str:
-    return (_users(policy, facts) or _target(policy, facts) or _client(policy, facts)
-            or _platform(policy, facts) or _locations(policy, facts, config) or _risk(policy, facts))
+def first_unmet(policy: CompiledPolicy, facts: "SignInFacts", config: "PolicyConfig", *,
+                where: Where | None = None, uid: str | None = None) -> str:
+    """"" when the policy applies; else the first condition that did not match, in words.
+    ``where`` and ``uid`` are the once-per-evaluation parts (worked out here when not given)."""
+    unmet = (_users(policy, facts, uid if uid is not None else str(facts.user_id)) or _target(policy, facts)
+             or _client(policy, facts) or _platform(policy, facts))
+    if unmet:
+        return unmet
+    if policy.locations.everything and not policy.locations.exclude:
+        return _risk(policy, facts)
+    return _locations(policy, where if where is not None else locate(facts, config), config) or _risk(policy, facts)

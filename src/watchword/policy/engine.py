@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from watchword.policy import strengths as st
-from watchword.policy.conditions import first_unmet
+from watchword.policy.conditions import NOT_INCLUDED, first_unmet, locate
 from watchword.policy.document import CompiledPolicy
 from watchword.policy.errors import FactsInvalid
 from watchword.policy.locations import NamedLocation
@@ -69,6 +70,9 @@ class PolicyConfig:
     strengths: dict = field(default_factory=lambda: dict(st.BUILT_IN))
     mfa_trusted_ips: tuple = ()  # networks where per-user MFA is skipped
     broken: tuple[str, ...] = ()  # names of stored policies that could not be compiled
+    # Worked out from the above on first use and kept with them (see ``_prepared``); not an
+    # argument, so ``dataclasses.replace`` starts a new one.
+    cache: dict = field(default_factory=dict, compare=False, repr=False, init=False)
 
 
 EMPTY = PolicyConfig()
@@ -80,10 +84,9 @@ class Reason:
     detail: str
 
 
-@dataclass(frozen=True)
-class PolicyResult:
+class PolicyResult(NamedTuple):
     """One Conditional Access policy's part in a sign-in (the sign-in log's
-    ``appliedConditionalAccessPolicies``)."""
+    ``appliedConditionalAccessPolicies``). A named tuple: a sign-in makes one per policy."""
 
     id: str
     name: str
@@ -257,6 +260,59 @@ def _fresh_enough(facts: SignInFacts, frequency: int | None) -> frozenset[str]:
     return facts.satisfied_factors
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What a configuration's policies need at every sign-in, worked out once: each policy's
+    controls and accepted factors, its "not included" result, and an index of who each policy
+    includes, so the policies that cannot include the person are passed over at once."""
+
+    controls: tuple[tuple[str, ...], ...]
+    factors: tuple[frozenset[str] | None, ...]
+    not_included: tuple[PolicyResult, ...]
+    everyone: frozenset[int]  # positions of policies for all users
+    by_user: dict
+    by_group: dict
+    by_role: dict
+
+
+def _prepared(config: PolicyConfig) -> _Prepared:
+    prepared = config.cache.get("prepared")
+    if prepared is not None:
+        return prepared
+    controls, factors, not_included = [], [], []
+    everyone: set[int] = set()
+    by_user: dict[str, set[int]] = {}
+    by_group: dict[str, set[int]] = {}
+    by_role: dict[str, set[int]] = {}
+    for position, policy in enumerate(config.policies):
+        controls.append(_controls_of(policy, config))
+        factors.append(_policy_factors(policy, config))
+        not_included.append(PolicyResult(policy.id, policy.name, policy.report_only, False,
+                                         "reportOnlyNotApplied" if policy.report_only else "notApplied",
+                                         controls[-1], NOT_INCLUDED))
+        if policy.include_all_users:
+            everyone.add(position)
+        for index, keys in ((by_user, policy.include_users), (by_group, policy.include_groups),
+                            (by_role, policy.include_roles)):
+            for key in keys:
+                index.setdefault(key, set()).add(position)
+    prepared = _Prepared(tuple(controls), tuple(factors), tuple(not_included), frozenset(everyone),
+                         by_user, by_group, by_role)
+    config.cache["prepared"] = prepared
+    return prepared
+
+
+def _included(prepared: _Prepared, uid: str, facts: SignInFacts) -> set[int]:
+    """Positions of the policies whose users include the person (before exclusions)."""
+    found = set(prepared.everyone)
+    found |= prepared.by_user.get(uid, set())
+    for group in facts.groups:
+        found |= prepared.by_group.get(group, set())
+    for role in facts.roles:
+        found |= prepared.by_role.get(role, set())
+    return found
+
+
 def evaluate_conditional_access(facts: SignInFacts, config: PolicyConfig):
     """Every enabled and report-only policy: whether it applies (or the first condition that did
     not match), and the enforced policies' combined requirement."""
@@ -264,16 +320,23 @@ def evaluate_conditional_access(facts: SignInFacts, config: PolicyConfig):
     needs: list[_Need] = []
     frequency: int | None = None
     persistent: str | None = None
-    for policy in config.policies:
+    prepared = _prepared(config)
+    uid = str(facts.user_id)
+    included = _included(prepared, uid, facts)
+    where = locate(facts, config) if config.locations or config.mfa_trusted_ips else None
+    for position, policy in enumerate(config.policies):
         if policy.state == "disabled":
             continue
-        unmet = first_unmet(policy, facts, config)
-        controls = _controls_of(policy, config)
+        if position not in included:
+            results.append(prepared.not_included[position])
+            continue
+        unmet = first_unmet(policy, facts, config, where=where, uid=uid)
+        controls = prepared.controls[position]
         if unmet:
             results.append(PolicyResult(policy.id, policy.name, policy.report_only, False,
                                         "reportOnlyNotApplied" if policy.report_only else "notApplied", controls, unmet))
             continue
-        factors = _policy_factors(policy, config)
+        factors = prepared.factors[position]
         if policy.report_only:
             if policy.block or (factors is not None and not factors & st.WATCHWORD_FACTORS):
                 result = "reportOnlyWouldBlock"  # enforced, nothing Watchword has could satisfy it
