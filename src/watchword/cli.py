@@ -493,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", help="e-mail address for notices")
     p.add_argument("--office-phone", help="office phone, with country code; extension as x123")
     p.add_argument("--mobile-phone", help="mobile phone, with country code")
-    p.add_argument("--role", default="user", choices=["user", "authentication_admin", "global_admin"])
+    p.add_argument("--role", default="user", choices=["user", "authentication_admin", "security_admin", "global_admin"])
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_user_add)
     p = user.add_parser("list", help="list people", description="List people with their MFA state.")
