@@ -21,7 +21,8 @@ def test_admin_creates_a_token_and_a_script_uses_it(server, admin_page, browser,
     page.get_by_label("Name", exact=True).fill("nightly report")
     page.get_by_role("button", name="Create token").click()
     expect(page.get_by_role("alert")).to_have_text("Choose at least one scope: users.read, users.write, "
-                                                   "methods.read, methods.write, logs.read, verify.")
+                                                   "methods.read, methods.write, logs.read, verify, policy.read, "
+                                                   "policy.write.")
     page.get_by_label(re.compile(r"users\.read —")).check()
     page.get_by_label(re.compile(r"users\.write —")).check()
     shots(page, "new-token-form")
